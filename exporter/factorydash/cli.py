@@ -1,0 +1,120 @@
+"""`factorydash-exporter`: flags, logging, signals, and the main loop."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from . import __version__
+from .config import Config, ConfigError, config_from_agent_flags, load_config
+from .exporter import Exporter
+from .web import ExporterApp, WebServer, parse_listen_address
+
+log = logging.getLogger("factorydash")
+
+DEFAULT_LISTEN_ADDRESS = "127.0.0.1:9700"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="factorydash-exporter",
+        description="Follow MTConnect agents and expose devices, samples, events and conditions to Prometheus.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config.file", dest="config_file", metavar="FILE", help="YAML configuration file")
+    source.add_argument(
+        "--agent",
+        dest="agents",
+        action="append",
+        metavar="NAME=URL",
+        help="follow this agent with default settings (repeatable), instead of a config file",
+    )
+    parser.add_argument(
+        "--config.check",
+        dest="config_check",
+        action="store_true",
+        help="validate the configuration, print every problem, and exit (0: valid, 2: invalid)",
+    )
+    parser.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        default=DEFAULT_LISTEN_ADDRESS,
+        metavar="HOST:PORT",
+        help=f"address of /metrics and the landing page (default {DEFAULT_LISTEN_ADDRESS})",
+    )
+    parser.add_argument("--log.level", dest="log_level", choices=LOG_LEVELS, default="info")
+    parser.add_argument("--version", action="version", version=f"factorydash-exporter {__version__}")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> Config:
+    if args.config_file:
+        return load_config(args.config_file)
+    return config_from_agent_flags(args.agents)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = _load(args)
+    except ConfigError as error:
+        print(f"invalid configuration:\n{error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"cannot read configuration: {error}", file=sys.stderr)
+        return 2
+    if args.config_check:
+        print(f"configuration is valid: {len(config.agents)} agents")
+        return 0
+    try:
+        host, port = parse_listen_address(args.listen_address)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+
+    exporter = Exporter(config)
+
+    def reload() -> None:
+        if not args.config_file:
+            raise ConfigError(["no configuration file: agents came from --agent flags"])
+        try:
+            new_config = load_config(args.config_file)
+        except (ConfigError, OSError) as error:
+            log.error("reload failed, keeping the old configuration:\n%s", error)
+            raise
+        exporter.reload(new_config)
+
+    try:
+        server = WebServer(ExporterApp(exporter, reload if args.config_file else None), host, port)
+    except OSError as error:
+        print(f"cannot listen on {args.listen_address}: {error}", file=sys.stderr)
+        return 1
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=_safe_reload, args=(reload,), daemon=True).start())
+    exporter.start()
+    server.start()
+    log.info("factorydash-exporter %s listening on %s, following %d agents", __version__, server.url, len(config.agents))
+    stopping.wait()
+    log.info("stopping")
+    server.stop()
+    exporter.stop()
+    return 0
+
+
+def _safe_reload(reload) -> None:
+    try:
+        reload()
+    except Exception:  # already logged; the old configuration stays
+        pass

@@ -1,0 +1,97 @@
+"""The running exporter: one state and one follower per configured agent, and config reloads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .client import AgentClient
+from .config import AgentConfig, Config, Settings
+from .follower import AgentFollower
+from .planning import DevicePlan
+from .state import AgentState, SeriesBudget, StateSettings
+
+log = logging.getLogger(__name__)
+
+ClientFactory = Callable[[AgentConfig, int], AgentClient]
+
+
+@dataclass(slots=True)
+class FollowedAgent:
+    config: AgentConfig
+    state: AgentState
+    follower: AgentFollower
+
+
+class Exporter:
+    def __init__(self, config: Config, client_factory: ClientFactory = AgentClient) -> None:
+        self._client_factory = client_factory
+        self._lock = threading.Lock()
+        self._started = False
+        self.config = config
+        self.total_budget = SeriesBudget(config.settings.max_series_total)
+        self.agents: dict[str, FollowedAgent] = {
+            agent.name: self._follow(agent, config.settings) for agent in config.agents
+        }
+
+    def _follow(self, agent: AgentConfig, settings: Settings) -> FollowedAgent:
+        state = AgentState(
+            agent.name,
+            agent.url,
+            StateSettings(
+                event_info_types=settings.event_info_types,
+                max_label_value_length=settings.max_label_value_length,
+                part_count_max_step=settings.part_count_max_step,
+                devices=agent.devices,
+            ),
+            SeriesBudget(settings.max_series_per_agent, parent=self.total_budget),
+        )
+        client = self._client_factory(agent, settings.max_document_bytes)
+        return FollowedAgent(agent, state, AgentFollower(agent, state, client, settings.max_document_bytes))
+
+    def states(self) -> list[AgentState]:
+        return [followed.state for followed in self.agents.values()]
+
+    def plan_for(self, agent: str, device: str) -> DevicePlan:
+        return self.config.planning.plan_for(agent, device)
+
+    def start(self) -> None:
+        with self._lock:
+            self._started = True
+            for followed in self.agents.values():
+                followed.follower.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._started = False
+            for followed in self.agents.values():
+                followed.follower.stop(timeout=0)
+            for followed in self.agents.values():
+                followed.follower.stop(timeout=0.5)
+
+    def reload(self, config: Config) -> None:
+        """Apply a new config: unchanged agents keep their state and their follower."""
+        with self._lock:
+            keep_settings = config.settings == self.config.settings
+            if not keep_settings:
+                self.total_budget.limit = config.settings.max_series_total
+            agents: dict[str, FollowedAgent] = {}
+            for agent in config.agents:
+                current = self.agents.get(agent.name)
+                if current is not None and current.config == agent and keep_settings:
+                    agents[agent.name] = current
+                    continue
+                agents[agent.name] = self._follow(agent, config.settings)
+            retired = [followed for name, followed in self.agents.items() if agents.get(name) is not followed]
+            self.config = config
+            self.agents = agents
+            for followed in retired:
+                followed.follower.stop(timeout=0.5)
+                followed.state.release()
+            fresh = [followed for followed in agents.values() if not followed.follower.started]
+            if self._started:
+                for followed in fresh:
+                    followed.follower.start()
+            log.info("configuration reloaded: %d agents, %d (re)started", len(agents), len(fresh))

@@ -1,0 +1,698 @@
+"""Per-agent state: applies observations in sequence order.
+
+One `AgentState` per configured agent. The follower thread applies parsed
+documents; the collector reads a consistent view under the same lock. The
+state keeps what a `/current` poller cannot: time spent in each state and
+entries into it (from the agent's own timestamps), part counters that
+survive controller resets, and every onset of a condition.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .parser import DataItem, Device, DevicesDocument, Header, Observation, StreamsDocument, parse_timestamp
+from .units import metric_name, unit_for
+from .vocabularies import CLOSED_VOCABULARIES, NUMERIC_EVENT_TYPES, UNAVAILABLE
+
+log = logging.getLogger(__name__)
+
+CONDITION_LEVELS = ("normal", "warning", "fault", "unavailable")
+_AXES = ("x", "y", "z")
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "\u2026"
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+class SeriesBudget:
+    """A cap on series, shared by whoever holds it (one per agent, one global)."""
+
+    def __init__(self, limit: int, parent: SeriesBudget | None = None) -> None:
+        self.limit = limit
+        self.used = 0
+        self.parent = parent
+        self._lock = threading.Lock()
+
+    def reserve(self, count: int) -> bool:
+        with self._lock:
+            if self.used + count > self.limit:
+                return False
+            if self.parent is not None and not self.parent.reserve(count):
+                return False
+            self.used += count
+            return True
+
+    def release(self, count: int) -> None:
+        with self._lock:
+            self.used -= count
+        if self.parent is not None:
+            self.parent.release(count)
+
+
+# ---------------------------------------------------------------------------
+# Trackers: one per data item, each knows its metric and how to apply values.
+
+
+@dataclass(slots=True)
+class Tracker:
+    item: DataItem
+    metric: str
+    labels: tuple[str, ...]  # agent, device, component, component_id, data_item_id, name, sub_type
+    budget: SeriesBudget
+    static_series: int = 1
+
+    def apply(self, observation: Observation, state: AgentState) -> None:
+        raise NotImplementedError  # every tracker kind overrides apply
+
+    def release(self) -> None:
+        self.budget.release(self.static_series)
+
+
+@dataclass(slots=True)
+class SampleTracker(Tracker):
+    """A numeric SAMPLE: VALUE, 3D, TIME_SERIES (latest) or DATA_SET/TABLE entries."""
+
+    scale: float = 1.0
+    value: float | None = None
+    vector: tuple[float, ...] | None = None
+    entries: dict[str, float] = field(default_factory=dict)
+
+    def apply(self, observation: Observation, state: AgentState) -> None:
+        text = observation.value
+        representation = self.item.representation
+        if observation.entries is not None or representation in ("DATA_SET", "TABLE"):
+            self._apply_entries(observation, state)
+            return
+        if text == UNAVAILABLE or text == "":
+            self.value = None
+            self.vector = None
+            return
+        if self.item.type.endswith("_3D") or self.item.units.endswith("_3D") or " " in text:
+            parts = text.split()
+            if representation == "TIME_SERIES":
+                self.value = _scaled(parts[-1] if parts else "", self.scale)
+                return
+            numbers = [_scaled(part, self.scale) for part in parts[:3]]
+            if len(numbers) == 3 and None not in numbers:
+                self.vector = tuple(numbers)  # type: ignore[arg-type]
+            else:
+                self.vector = None
+                state.count_unparsable(self.item, text)
+            return
+        value = _scaled(text, self.scale)
+        if value is None:
+            state.count_unparsable(self.item, text)
+        self.value = value
+
+    def _apply_entries(self, observation: Observation, state: AgentState) -> None:
+        entries = observation.entries
+        if observation.value == UNAVAILABLE and not entries:
+            self._resize({})
+            return
+        if observation.reset_triggered or state.applying_current:
+            updated: dict[str, float] = {}
+        else:
+            updated = dict(self.entries)
+        limit = state.settings_label_limit
+        for entry in entries or ():
+            if entry.cells:
+                for cell_key, cell_value in entry.cells:
+                    key = _cap(f"{entry.key}/{cell_key}", limit)
+                    number = _scaled(cell_value, self.scale)
+                    if entry.removed or number is None:
+                        updated.pop(key, None)
+                    else:
+                        updated[key] = number
+                if entry.removed:
+                    prefix = entry.key + "/"
+                    for key in [key for key in updated if key.startswith(prefix)]:
+                        del updated[key]
+                continue
+            key = _cap(entry.key, limit)
+            number = _scaled(entry.value, self.scale)
+            if entry.removed or number is None:
+                updated.pop(key, None)
+            else:
+                updated[key] = number
+        self._resize(updated, state)
+
+    def _resize(self, updated: dict[str, float], state: AgentState | None = None) -> None:
+        grow = len(updated) - len(self.entries)
+        if grow > 0 and not self.budget.reserve(grow):
+            # Keep the keys we already had; drop only the new ones.
+            kept = {key: value for key, value in updated.items() if key in self.entries}
+            dropped = len(updated) - len(kept)
+            if state is not None:
+                state.count_dropped(self.item, dropped)
+            self.budget.release(len(self.entries) - len(kept))
+            self.entries = kept
+            return
+        if grow < 0:
+            self.budget.release(-grow)
+        self.entries = updated
+
+    def release(self) -> None:
+        self.budget.release(self.static_series + len(self.entries))
+
+
+def _scaled(text: str, scale: float) -> float | None:
+    value = _number(text)
+    return None if value is None else value * scale
+
+
+@dataclass(slots=True)
+class StateTracker(Tracker):
+    """A closed-vocabulary EVENT: one-hot state, seconds in each state, entries."""
+
+    vocabulary: tuple[str, ...] = ()
+    current: str | None = None
+    since: float | None = None  # agent time at which `current` began (never decreases)
+    seconds: dict[str, float] = field(default_factory=dict)
+    transitions: dict[str, int] = field(default_factory=dict)
+    reported: dict[str, float] = field(default_factory=dict)  # highest seconds ever reported
+
+    def apply(self, observation: Observation, state: AgentState) -> None:
+        value = observation.value or UNAVAILABLE
+        try:
+            moment = parse_timestamp(observation.timestamp)
+        except (ValueError, TypeError):
+            moment = self.since if self.since is not None else state.agent_time()
+            state.count_bad_timestamp(self.item, observation.timestamp)
+        if value not in self.vocabulary and value not in self.seconds:
+            if not self.budget.reserve(3):
+                state.count_dropped(self.item, 3)
+                return
+            self.seconds[value] = 0.0
+            self.transitions[value] = 0
+        if self.current is None:
+            self.current = value
+            self.since = moment
+            state.note_time(moment)
+            return
+        since = self.since if self.since is not None else moment
+        if moment > since:
+            self.seconds[self.current] = self.seconds.get(self.current, 0.0) + (moment - since)
+            since = moment
+        self.since = since
+        state.note_time(moment)
+        if value != self.current:
+            self.transitions[value] = self.transitions.get(value, 0) + 1
+            self.current = value
+
+    def seconds_at(self, agent_now: float) -> dict[str, float]:
+        """Seconds in each state, the current one grown up to `agent_now`; never decreasing."""
+        result = dict(self.seconds)
+        if self.current is not None and self.since is not None and agent_now > self.since:
+            result[self.current] = result.get(self.current, 0.0) + (agent_now - self.since)
+        reported = self.reported
+        for key, value in result.items():
+            floor = reported.get(key, 0.0)
+            if value < floor:
+                result[key] = floor
+            else:
+                reported[key] = value
+        return result
+
+    def all_states(self) -> Iterable[str]:
+        yield from self.vocabulary
+        for value in self.seconds:
+            if value not in self.vocabulary:
+                yield value
+
+
+@dataclass(slots=True)
+class NumericEventTracker(Tracker):
+    """A numeric EVENT (PART_COUNT, LINE, ...). PART_COUNT also counts parts across resets."""
+
+    scale: float = 1.0
+    value: float | None = None
+    counts_parts: bool = False
+    parts_total: float = 0.0
+    baseline: float | None = None  # last value that increases are counted from
+    pending_jump: float | None = None  # an implausible value, adopted if counting continues from it
+
+    def apply(self, observation: Observation, state: AgentState) -> None:
+        value = _scaled(observation.value, self.scale)
+        if value is None:
+            if observation.value not in (UNAVAILABLE, ""):
+                state.count_unparsable(self.item, observation.value)
+            self.value = None
+            return
+        self.value = value
+        if self.counts_parts:
+            self._count(value, observation, state)
+
+    def _count(self, value: float, observation: Observation, state: AgentState) -> None:
+        max_step = state.part_count_max_step
+        baseline = self.baseline
+        if baseline is None:
+            self.baseline = value
+            return
+        if observation.reset_triggered:
+            self.baseline = value
+            self.pending_jump = None
+            if 0 < value <= max_step:
+                self.parts_total += value
+            return
+        pending = self.pending_jump
+        if pending is not None and 0 <= value - pending <= max_step:
+            # The controller really moved to the new range: continue from there.
+            self.parts_total += value - pending
+            self.baseline = value
+            self.pending_jump = None
+            return
+        step = value - baseline
+        if 0 <= step <= max_step:
+            self.parts_total += step
+            self.baseline = value
+            self.pending_jump = None
+        elif step > max_step:
+            log.warning(
+                "agent=%s device=%s data_item=%s implausible part count jump %g -> %g not counted",
+                state.name,
+                self.item.device,
+                self.item.id,
+                baseline,
+                value,
+            )
+            self.pending_jump = value
+        else:  # a reset by the operator or at shift change
+            self.baseline = value
+            self.pending_jump = None
+            if 0 < value <= max_step:
+                self.parts_total += value
+
+
+@dataclass(slots=True)
+class TextEventTracker(Tracker):
+    """A free-text EVENT enabled for `mtconnect_event_info` (PROGRAM by default)."""
+
+    value: str | None = None
+
+    def apply(self, observation: Observation, state: AgentState) -> None:
+        text = observation.value
+        self.value = None if text == UNAVAILABLE else _cap(text, state.settings_label_limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    level: str
+    native_code: str
+    native_severity: str
+    qualifier: str
+    message: str
+    since: str
+
+
+@dataclass(slots=True)
+class ConditionTracker(Tracker):
+    """A CONDITION item: its level, every active Warning/Fault, and their onsets."""
+
+    level: str = "unavailable"
+    active: dict[str, Activation] = field(default_factory=dict)
+    activations: dict[str, int] = field(default_factory=lambda: {"warning": 0, "fault": 0})
+
+    def apply(self, observation: Observation, state: AgentState) -> None:
+        level = observation.level or "unavailable"
+        key = observation.condition_id or observation.native_code
+        if level == "unavailable":
+            self._clear_all()
+            self.level = "unavailable"
+            return
+        if level == "normal":
+            if key:
+                removed = self.active.pop(key, None)
+                if removed is not None:
+                    self.budget.release(1)
+            else:
+                self._clear_all()
+            self._relevel()
+            return
+        limit = state.settings_label_limit
+        activation = Activation(
+            level,
+            _cap(observation.native_code, limit),
+            _cap(observation.native_severity, limit),
+            _cap(observation.qualifier, limit),
+            _cap(observation.value, limit),
+            observation.timestamp,
+        )
+        previous = self.active.get(key)
+        if previous is None:
+            if not self.budget.reserve(1):
+                state.count_dropped(self.item, 1)
+                self.activations[level] += 1
+                self._relevel(extra=level)
+                return
+            self.activations[level] += 1
+        elif previous.level != level:
+            self.activations[level] += 1
+            activation = Activation(
+                level, activation.native_code, activation.native_severity, activation.qualifier,
+                activation.message, observation.timestamp,
+            )
+        else:
+            activation = Activation(
+                level, activation.native_code, activation.native_severity, activation.qualifier,
+                activation.message, previous.since,
+            )
+        self.active[key] = activation
+        self._relevel()
+
+    def replace_from_current(self, observations: list[Observation], state: AgentState) -> None:
+        """A `/current` document lists every active activation: it replaces what we had."""
+        before = {key: activation.level for key, activation in self.active.items()}
+        self._clear_all()
+        self.level = "normal"
+        for observation in observations:
+            key = observation.condition_id or observation.native_code
+            self.apply(observation, state)
+            if observation.level in ("warning", "fault") and before.get(key) == observation.level:
+                self.activations[observation.level] -= 1  # not a new onset: it was active before
+            if state.initial_current and observation.level in ("warning", "fault") and key not in before:
+                self.activations[observation.level] -= 1  # active before we started: onset not seen
+
+    def _clear_all(self) -> None:
+        if self.active:
+            self.budget.release(len(self.active))
+            self.active.clear()
+
+    def _relevel(self, extra: str | None = None) -> None:
+        levels = {activation.level for activation in self.active.values()}
+        if extra:
+            levels.add(extra)
+        self.level = "fault" if "fault" in levels else "warning" if "warning" in levels else "normal"
+
+    def release(self) -> None:
+        self.budget.release(self.static_series + len(self.active))
+
+
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StateSettings:
+    event_info_types: frozenset[str] = frozenset({"PROGRAM"})
+    max_label_value_length: int = 200
+    part_count_max_step: int = 10_000
+    devices: tuple[str, ...] = ()  # filter by device name or uuid; empty: all
+
+
+REQUEST_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass(slots=True)
+class DurationHistogram:
+    counts: list[int] = field(default_factory=lambda: [0] * len(REQUEST_DURATION_BUCKETS))
+    total: int = 0
+    sum: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        for index, bound in enumerate(REQUEST_DURATION_BUCKETS):
+            if seconds <= bound:
+                self.counts[index] += 1
+                break
+        self.total += 1
+        self.sum += seconds
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        buckets, running = [], 0
+        for bound, count in zip(REQUEST_DURATION_BUCKETS, self.counts):
+            running += count
+            buckets.append((repr(bound), running))
+        buckets.append(("+Inf", self.total))
+        return buckets
+
+
+@dataclass(slots=True)
+class AgentCounters:
+    """Exporter-side counters of one agent; they survive agent restarts."""
+
+    restarts: int = 0
+    observations: int = 0
+    lost: int = 0
+    dropped_series: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    durations: dict[str, DurationHistogram] = field(default_factory=dict)
+
+
+class AgentState:
+    """Everything known about one agent. Thread-safe: hold `lock` to read."""
+
+    def __init__(self, name: str, url: str, settings: StateSettings, budget: SeriesBudget) -> None:
+        self.name = name
+        self.url = url
+        self.settings = settings
+        self.settings_label_limit = settings.max_label_value_length
+        self.part_count_max_step = settings.part_count_max_step
+        self.budget = budget
+        self.lock = threading.RLock()
+        self.counters = AgentCounters()
+        self.up = False
+        self.last_error = ""
+        self.last_success: float | None = None  # exporter wall clock
+        self.header: Header | None = None
+        self.schema_version = ""
+        self.devices: tuple[Device, ...] = ()
+        self.trackers: dict[str, Tracker] = {}
+        self.declared_items: frozenset[str] = frozenset()
+        self.device_last_observation: dict[str, float] = {}
+        self.applying_current = False
+        self.initial_current = False
+        self.needs_probe = False
+        self._agent_time: float | None = None  # newest agent time seen (creationTime or observation)
+        self._agent_time_at: float = 0.0  # monotonic clock when _agent_time was learnt
+        self._warned: set[tuple[str, str]] = set()
+
+    # -- model -------------------------------------------------------------
+
+    def load_model(self, document: DevicesDocument) -> None:
+        """A probe: rebuild every tracker (first contact, restart or model change)."""
+        with self.lock:
+            for tracker in self.trackers.values():
+                tracker.release()
+            self.trackers = {}
+            self.device_last_observation = {}
+            wanted = set(self.settings.devices)
+            self.devices = tuple(
+                device for device in document.devices if not wanted or device.name in wanted or device.uuid in wanted
+            )
+            self.schema_version = document.schema_version
+            # Items of filtered devices and items we do not export are declared, just not tracked.
+            self.declared_items = frozenset(item.id for device in document.devices for item in device.data_items)
+            self.needs_probe = False
+            dropped: list[str] = []
+            for device in self.devices:
+                for item in device.data_items:
+                    tracker = self._make_tracker(item)
+                    if tracker is None:
+                        continue
+                    if not self.budget.reserve(tracker.static_series):
+                        dropped.append(item.id)
+                        self.counters.dropped_series += tracker.static_series
+                        continue
+                    self.trackers[item.id] = tracker
+            if dropped:
+                log.warning(
+                    "agent=%s series cap reached: %d data items not exported, first: %s",
+                    self.name,
+                    len(dropped),
+                    ", ".join(dropped[:10]),
+                )
+
+    def _make_tracker(self, item: DataItem) -> Tracker | None:
+        limit = self.settings_label_limit
+        labels = tuple(
+            _cap(value, limit)
+            for value in (
+                self.name,
+                item.device,
+                item.component,
+                item.component_id,
+                item.id,
+                item.name,
+                item.sub_type,
+            )
+        )
+        unit = unit_for(item.units)
+        if item.category == "SAMPLE":
+            metric = metric_name(item.type, item.units)
+            three_d = item.type.endswith("_3D") or item.units.endswith("_3D") or item.type in (
+                "PATH_POSITION",
+                "ORIENTATION",
+            )
+            return SampleTracker(item, metric, labels, self.budget, 3 if three_d else 1, unit.scale)
+        if item.category == "CONDITION":
+            return ConditionTracker(item, "mtconnect_condition", labels, self.budget, len(CONDITION_LEVELS) + 1)
+        if item.category != "EVENT":
+            return None
+        vocabulary = CLOSED_VOCABULARIES.get(item.type)
+        if vocabulary is not None:
+            return StateTracker(
+                item, metric_name(item.type, "") + "_state", labels, self.budget, 3 * len(vocabulary), vocabulary
+            )
+        if item.representation in ("DATA_SET", "TABLE"):
+            return SampleTracker(item, metric_name(item.type, item.units), labels, self.budget, 0, unit.scale)
+        if item.type in NUMERIC_EVENT_TYPES or item.units:
+            counts_parts = item.type == "PART_COUNT"
+            return NumericEventTracker(
+                item, metric_name(item.type, item.units), labels, self.budget, 2 if counts_parts else 1,
+                unit.scale, counts_parts=counts_parts,
+            )
+        if item.type in self.settings.event_info_types:
+            return TextEventTracker(item, "mtconnect_event_info", labels, self.budget, 1)
+        return None
+
+    # -- applying documents --------------------------------------------------
+
+    def apply_current(self, document: StreamsDocument, initial: bool) -> None:
+        """Apply a `/current` document: the full picture after a probe or a resync."""
+        with self.lock:
+            self.applying_current = True
+            self.initial_current = initial
+            try:
+                self._note_header(document.header)
+                conditions: dict[str, list[Observation]] = {}
+                for observation in document.observations:
+                    tracker = self.trackers.get(observation.data_item_id)
+                    if isinstance(tracker, ConditionTracker):
+                        conditions.setdefault(observation.data_item_id, []).append(observation)
+                    elif tracker is not None:
+                        tracker.apply(observation, self)
+                for item_id, observations in conditions.items():
+                    tracker = self.trackers[item_id]
+                    assert isinstance(tracker, ConditionTracker)
+                    tracker.replace_from_current(observations, self)
+                self._note_devices(document.observations)
+            finally:
+                self.applying_current = False
+                self.initial_current = False
+
+    def apply_sample(self, document: StreamsDocument) -> None:
+        """Apply a `/sample` document's observations in sequence order."""
+        with self.lock:
+            self._note_header(document.header)
+            trackers = self.trackers
+            unknown = 0
+            for observation in document.observations:
+                tracker = trackers.get(observation.data_item_id)
+                if tracker is not None:
+                    tracker.apply(observation, self)
+                elif observation.data_item_id not in self.declared_items:
+                    unknown += 1
+            self.counters.observations += len(document.observations)
+            self._note_devices(document.observations)
+            if unknown:
+                log.warning("agent=%s %d observations of undeclared data items: re-probing", self.name, unknown)
+                self.needs_probe = True
+
+    def _note_devices(self, observations: tuple[Observation, ...]) -> None:
+        now = time.time()
+        trackers = self.trackers
+        seen = {trackers[o.data_item_id].item.device for o in observations if o.data_item_id in trackers}
+        for device in seen:
+            self.device_last_observation[device] = now
+
+    def _note_header(self, header: Header) -> None:
+        self.header = header
+        try:
+            self.note_time(parse_timestamp(header.creation_time))
+        except (ValueError, TypeError):
+            pass
+
+    def note_time(self, agent_time: float) -> None:
+        if self._agent_time is None or agent_time > self._agent_time:
+            self._agent_time = agent_time
+            self._agent_time_at = time.monotonic()
+
+    def agent_time(self) -> float:
+        """The agent's clock now: newest time it told us, advanced by our own clock while it is up."""
+        if self._agent_time is None:
+            return time.time()
+        if not self.up:
+            return self._agent_time
+        return self._agent_time + (time.monotonic() - self._agent_time_at)
+
+    # -- bookkeeping -------------------------------------------------------
+
+    def mark_success(self) -> None:
+        with self.lock:
+            self.up = True
+            self.last_error = ""
+            self.last_success = time.time()
+
+    def mark_failure(self, reason: str, message: str) -> None:
+        with self.lock:
+            if self.up and self._agent_time is not None:
+                # Freeze the agent clock where we last knew it.
+                self._agent_time += time.monotonic() - self._agent_time_at
+                self._agent_time_at = time.monotonic()
+            self.up = False
+            self.last_error = message
+        self.count_error(reason)
+
+    def observe_duration(self, request: str, seconds: float) -> None:
+        with self.lock:
+            histogram = self.counters.durations.get(request)
+            if histogram is None:
+                histogram = self.counters.durations[request] = DurationHistogram()
+            histogram.observe(seconds)
+
+    def count_error(self, reason: str) -> None:
+        with self.lock:
+            self.counters.errors[reason] = self.counters.errors.get(reason, 0) + 1
+
+    def set_probe_header(self, header: Header) -> None:
+        with self.lock:
+            self.header = header
+
+    def mark_restart(self) -> None:
+        with self.lock:
+            self.counters.restarts += 1
+
+    def add_lost(self, count: int) -> None:
+        with self.lock:
+            self.counters.lost += max(count, 0)
+
+    def count_dropped(self, item: DataItem, count: int) -> None:
+        self.counters.dropped_series += count
+        self._warn_once(item, "series cap reached: new series of this data item are dropped")
+
+    def count_unparsable(self, item: DataItem, text: str) -> None:
+        self._warn_once(item, f"value is not a number: {text[:40]!r}")
+
+    def count_bad_timestamp(self, item: DataItem, text: str) -> None:
+        self._warn_once(item, f"timestamp is not ISO 8601: {text[:40]!r}")
+
+    def _warn_once(self, item: DataItem, message: str) -> None:
+        key = (item.id, message.split(":")[0])
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning("agent=%s device=%s data_item=%s %s", self.name, item.device, item.id, message)
+
+    def sequence_lag(self) -> int | None:
+        header = self.header
+        if header is None or header.last_sequence is None or header.next_sequence is None:
+            return None
+        return max(header.last_sequence - header.next_sequence + 1, 0)
+
+    def release(self) -> None:
+        """Give back every series of this agent (it is being removed)."""
+        with self.lock:
+            for tracker in self.trackers.values():
+                tracker.release()
+            self.trackers = {}

@@ -1,0 +1,152 @@
+"""The exporter's HTTP interface as a WSGI application (testable without sockets) and its server.
+
+- `/metrics`: every agent plus the exporter's own process metrics.
+- `/probe?target=<agent name>`: one configured agent only, fresh registry per request.
+- `/-/healthy`, `/-/reload` (POST), `/config` (secrets redacted), `/` landing page.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+from .collector import FactorydashCollector
+from .exporter import Exporter
+from .landing import render_landing_page
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., object]
+Reloader = Callable[[], None]
+
+
+class ExporterApp:
+    """WSGI application. `reload` re-reads the configuration (raises on an invalid one)."""
+
+    def __init__(self, exporter: Exporter, reload: Reloader | None = None) -> None:
+        self.exporter = exporter
+        self.reload = reload
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(FactorydashCollector(exporter.states, exporter.plan_for))
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            if path == "/metrics":
+                return self._metrics(environ, start_response, self.registry)
+            if path == "/probe":
+                return self._probe(environ, start_response)
+            if path in ("/-/healthy", "/health"):
+                return _text(start_response, "200 OK", "Healthy\n")
+            if path == "/-/reload":
+                return self._reload(method, start_response)
+            if path == "/config":
+                body = json.dumps(self.exporter.config.redacted(), indent=2, default=str) + "\n"
+                return _respond(start_response, "200 OK", "application/json", body.encode())
+            if path == "/":
+                return _respond(
+                    start_response, "200 OK", "text/html; charset=utf-8", render_landing_page(self.exporter.states())
+                )
+            return _text(start_response, "404 Not Found", "Not found\n")
+        except Exception:  # never let a bug take the server down
+            log.exception("error serving %s", path)
+            return _text(start_response, "500 Internal Server Error", "Internal error, see the exporter log\n")
+
+    def _metrics(self, environ: dict, start_response: StartResponse, registry: CollectorRegistry) -> Iterable[bytes]:
+        body = generate_latest(registry)
+        headers = [("Content-Type", CONTENT_TYPE_LATEST)]
+        if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+            body = gzip.compress(body, compresslevel=1)
+            headers.append(("Content-Encoding", "gzip"))
+        headers.append(("Content-Length", str(len(body))))
+        start_response("200 OK", headers)
+        return [body]
+
+    def _probe(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        targets = query.get("target", [])
+        if len(targets) != 1 or not targets[0]:
+            return _text(start_response, "400 Bad Request", "exactly one 'target' parameter is required\n")
+        followed = self.exporter.agents.get(targets[0])
+        if followed is None:
+            # Only configured agents: the exporter never fetches a URL a scraper hands it.
+            return _text(start_response, "400 Bad Request", "unknown target: not a configured agent name\n")
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(FactorydashCollector(lambda: [followed.state], self.exporter.plan_for))
+        return self._metrics(environ, start_response, registry)
+
+    def _reload(self, method: str, start_response: StartResponse) -> Iterable[bytes]:
+        if method != "POST":
+            return _respond(start_response, "405 Method Not Allowed", "text/plain", b"use POST\n", [("Allow", "POST")])
+        if self.reload is None:
+            return _text(start_response, "400 Bad Request", "no configuration file to reload\n")
+        try:
+            self.reload()
+        except Exception as error:  # an invalid new config keeps the old one
+            return _text(start_response, "500 Internal Server Error", f"reload failed, old config kept:\n{error}\n")
+        return _text(start_response, "200 OK", "Reloaded\n")
+
+
+def _respond(
+    start_response: StartResponse, status: str, content_type: str, body: bytes, extra: list | None = None
+) -> list[bytes]:
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body))), *(extra or [])])
+    return [body]
+
+
+def _text(start_response: StartResponse, status: str, text: str) -> list[bytes]:
+    return _respond(start_response, status, "text/plain; charset=utf-8", text.encode())
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+
+class WebServer:
+    """Serves a WSGI app on host:port in a background thread."""
+
+    def __init__(self, app: Callable, host: str, port: int) -> None:
+        self.server = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+        self.host, self.port = self.server.server_address[:2]
+        self._thread = threading.Thread(target=self.server.serve_forever, name="web", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def parse_listen_address(text: str) -> tuple[str, int]:
+    """`HOST:PORT`, `:PORT` (all interfaces) or `[::1]:PORT`."""
+    host, _, port = text.rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"invalid listen address {text!r}: expected HOST:PORT")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
