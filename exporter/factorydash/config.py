@@ -314,6 +314,7 @@ def config_from_agent_flags(flags: Sequence[str], env: Mapping[str, str] | None 
     if not flags:
         reader.problem("--agent", "at least one NAME=URL is required")
     agents: list[tuple[str, AgentConfig | None]] = []
+    names: list[tuple[str, object]] = []
     for index, flag in enumerate(flags):
         path = f"--agent[{index}]"
         name, separator, url = flag.partition("=")
@@ -321,7 +322,8 @@ def config_from_agent_flags(flags: Sequence[str], env: Mapping[str, str] | None 
             reader.problem(path, f"expected NAME=URL, got {_describe(flag)}")
             continue
         agents.append((path, reader.agent(_Mapping(name=name, url=url), path, AgentDefaults())))
-    reader.check_unique_names(agents)
+        names.append((path, name))
+    reader.check_unique_names(names)
     if reader.problems:
         raise ConfigError(reader.problems)
     return Config(settings=Settings(), agents=tuple(a for _, a in agents if a is not None))
@@ -483,6 +485,8 @@ class _Reader:
 
     def secret(self, value: object, path: str) -> Secret | _Invalid:
         """A credential given as {env: VAR}, {file: path} or {value: literal}."""
+        if not isinstance(value, dict):  # checked here: the generic message would echo the secret
+            return self.problem(path, f"expected a mapping {{env: VARIABLE}}, {{file: path}} or {{value: text}}, got {_kind(value)}")
         spec = self.mapping(value, path, ("env", "file", "value"))
         if isinstance(spec, _Invalid):
             return spec
@@ -652,25 +656,27 @@ class _Reader:
         if not value:
             return self.problem(path, "at least one agent is required")
         inherited = AgentDefaults() if isinstance(defaults, _Invalid) else defaults
-        agents = [(f"{path}[{i}]", self.agent(item, f"{path}[{i}]", inherited)) for i, item in enumerate(value)]
-        if not self.check_unique_names(agents) or isinstance(defaults, _Invalid):
+        agents = [self.agent(item, f"{path}[{i}]", inherited) for i, item in enumerate(value)]
+        unique = self.check_unique_names(
+            [(f"{path}[{i}]", item.get("name") if isinstance(item, dict) else None) for i, item in enumerate(value)]
+        )
+        checked = tuple(agent for agent in agents if agent is not None)
+        if not unique or isinstance(defaults, _Invalid) or len(checked) != len(agents):
             return INVALID
-        checked = tuple(agent for _, agent in agents if agent is not None)
-        return checked if len(checked) == len(agents) else INVALID
+        return checked
 
-    def check_unique_names(self, agents: Sequence[tuple[str, AgentConfig | None]]) -> bool:
+    def check_unique_names(self, names: Sequence[tuple[str, object]]) -> bool:
+        """Duplicates among the names that are valid, whether or not the rest of their agent is."""
         first_path: dict[str, str] = {}
         unique = True
-        for path, agent in agents:
-            if agent is None:
+        for path, name in names:
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
                 continue
-            if agent.name in first_path:
+            if name in first_path:
                 unique = False
-                self.problem(
-                    _join(path, "name"), f"duplicate agent name {_describe(agent.name)} (also {first_path[agent.name]})"
-                )
+                self.problem(_join(path, "name"), f"duplicate agent name {_describe(name)} (also {first_path[name]})")
             else:
-                first_path[agent.name] = path
+                first_path[name] = path
         return unique
 
     def agent(self, value: object, path: str, inherited: AgentDefaults) -> AgentConfig | None:
