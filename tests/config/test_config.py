@@ -388,3 +388,43 @@ def test_a_device_without_an_entry_gets_the_default_plan() -> None:
     assert planning.plan_for("nist", "Okuma") is planning.default
     assert planning.plan_for("other-agent", "Mazak01") is planning.default
     assert planning.default.ideal_cycle_time == 60.0
+
+
+def test_the_config_sketch_in_the_design_document_is_a_valid_config() -> None:
+    design = (HERE.parents[1] / "docs" / "design.md").read_text()
+    sketch = design.split("## Config", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+
+    config = parse_config(sketch, source="docs/design.md", env={"VAR": "from-env"})
+
+    assert config.agents[0].basic_auth is not None
+    assert config.agents[0].basic_auth.password.reveal() == "from-env"
+    assert config.planning.plan_for("nist", "Mazak01").ideal_cycle_time == 95.0
+
+
+def _readme_configuration_rows() -> dict[str, str]:
+    """key -> default cell of the README's configuration reference table."""
+    readme = (HERE.parents[1] / "README.md").read_text()
+    section = readme.split("<!-- section:configuration", 1)[1].split("<!-- /section:configuration -->", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = cells[2]
+    return rows
+
+
+def test_the_readme_reference_table_states_the_defaults_the_loader_applies() -> None:
+    rows = _readme_configuration_rows()
+    settings = Settings()
+    agent = AgentDefaults()
+
+    assert rows["global.event_info_types"] == "`[PROGRAM]`" and settings.event_info_types == {"PROGRAM"}
+    for name in ("max_label_value_length", "max_series_per_agent", "max_series_total", "max_document_bytes",
+                 "part_count_max_step"):  # fmt: skip
+        assert rows[f"global.{name}"].split()[0] == f"`{getattr(settings, name)}`", name
+    assert rows["agents[].timeout"] == f"`{agent.timeout:g}s`"
+    assert rows["agents[].heartbeat"] == f"`{agent.heartbeat:g}s`"
+    assert rows["agents[].sample_count"] == f"`{agent.sample_count}`"
+    assert rows["agents[].stream"] == "`false`" and agent.stream is False
+    assert rows["agents[].tls.verify"] == "`true`" and agent.tls_verify is True
+    assert rows["agents[].poll_interval"].endswith("else `1s`")
