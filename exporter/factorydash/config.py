@@ -338,7 +338,7 @@ class _Invalid:
     """Marks a value that was reported as a problem."""
 
 
-INVALID = _Invalid()
+_INVALID = _Invalid()
 
 
 def _join(path: str, key: object) -> str:
@@ -407,17 +407,16 @@ class _Reader:
 
     def problem(self, path: str, message: str) -> _Invalid:
         self.problems.append(f"{path}: {message}")
-        return INVALID
+        return _INVALID
 
-    # scalar readers: return the value or INVALID (after reporting)
+    # scalar readers: return the value or _INVALID (after reporting)
 
     def mapping(
         self, value: object, path: str, allowed: Sequence[str], required: Sequence[str] = ()
     ) -> dict[str, Any] | _Invalid:
         if not isinstance(value, dict):
             return self.problem(path, f"expected a mapping, got {_describe(value)}")
-        for key, line in getattr(value, "duplicate_keys", ()):
-            self.problem(_join(path, key), f"duplicate key (line {line})")
+        self.duplicate_keys(value, path)
         for key in value:
             if not isinstance(key, str):
                 self.problem(path, f"keys must be strings, got {_describe(key)}")
@@ -427,6 +426,10 @@ class _Reader:
             if key not in value:
                 self.problem(_join(path, key), "missing required key")
         return value
+
+    def duplicate_keys(self, value: dict[Any, Any], path: str) -> None:
+        for key, line in getattr(value, "duplicate_keys", ()):
+            self.problem(_join(path, key), f"duplicate key (line {line})")
 
     def string(self, value: object, path: str, pattern: re.Pattern[str] | None = None, what: str = "") -> str | _Invalid:
         if not isinstance(value, str) or not value:
@@ -472,7 +475,7 @@ class _Reader:
                 if checked in items:
                     self.problem(item_path, f"duplicate {_describe(checked)} (also {path}[{items.index(checked)}])")
                 items.append(checked)
-        return tuple(items) if len(self.problems) == before else INVALID
+        return tuple(items) if len(self.problems) == before else _INVALID
 
     def file(self, value: object, path: str) -> str | _Invalid:
         text = self.string(value, path)
@@ -566,12 +569,10 @@ class _Reader:
         assert isinstance(root, dict)
         settings = self.settings(root.get("global", {}), "global")
         defaults = self.agent_defaults(root["defaults"], "defaults") if "defaults" in root else AgentDefaults()
-        agents = self.agents(root["agents"], "agents", defaults) if "agents" in root else INVALID
+        agents = self.agents(root["agents"], "agents", defaults) if "agents" in root else _INVALID
         agent_names = {a.name for a in agents} if not isinstance(agents, _Invalid) else None
         planning = self.planning(root["planning"], "planning", agent_names) if "planning" in root else NO_PLANNING
-        if isinstance(settings, _Invalid) or isinstance(agents, _Invalid) or isinstance(planning, _Invalid):
-            return None
-        if isinstance(defaults, _Invalid):
+        if any(isinstance(part, _Invalid) for part in (settings, defaults, agents, planning)):
             return None
         return Config(settings=settings, agents=agents, planning=planning)
 
@@ -592,7 +593,7 @@ class _Reader:
             if name != "event_info_types"
         }
         if len(self.problems) != before:
-            return INVALID
+            return _INVALID
         assert isinstance(event_types, tuple)
         return Settings(event_info_types=frozenset(event_types), **integers)
 
@@ -605,7 +606,7 @@ class _Reader:
             block, "ca_file", path, lambda v, p: None if v is None else self.file(v, p), inherited.ca_file
         )
         if isinstance(verify, _Invalid) or isinstance(ca_file, _Invalid):
-            return INVALID
+            return _INVALID
         return verify, ca_file
 
     def agent_defaults(self, value: object, path: str) -> AgentDefaults | _Invalid:
@@ -633,7 +634,7 @@ class _Reader:
         }
         tls = self.read(block, "tls", path, lambda v, p: self.tls(v, p, inherited), (inherited.tls_verify, inherited.ca_file))
         if len(self.problems) != before or isinstance(tls, _Invalid):
-            return INVALID
+            return _INVALID
         values["tls_verify"], values["ca_file"] = tls
         if values["ca_file"] is not None and not values["tls_verify"]:
             return self.problem(_join(path, "tls"), "ca_file has no effect when verify is false")
@@ -662,7 +663,7 @@ class _Reader:
         )
         checked = tuple(agent for agent in agents if agent is not None)
         if not unique or isinstance(defaults, _Invalid) or len(checked) != len(agents):
-            return INVALID
+            return _INVALID
         return checked
 
     def check_unique_names(self, names: Sequence[tuple[str, object]]) -> bool:
@@ -686,8 +687,8 @@ class _Reader:
         block = self.mapping(value, path, allowed, required=("name", "url"))
         if isinstance(block, _Invalid):
             return None
-        name = self.read(block, "name", path, lambda v, p: self.string(v, p, _NAME, "a name of letters, digits, _ . -"), INVALID)
-        url = self.read(block, "url", path, self.url, INVALID)
+        name = self.read(block, "name", path, lambda v, p: self.string(v, p, _NAME, "a name of letters, digits, _ . -"), _INVALID)
+        url = self.read(block, "url", path, self.url, _INVALID)
         devices = self.read(block, "devices", path, self.string_list, ())
         shared = self.agent_fields(block, path, inherited, AgentDefaults)
         basic_auth = self.read(block, "basic_auth", path, self.basic_auth, None)
@@ -711,17 +712,16 @@ class _Reader:
         block = self.mapping(value, path, ("username", "password"), required=("username", "password"))
         if isinstance(block, _Invalid):
             return block
-        username = self.read(block, "username", path, self.string, INVALID)
-        password = self.read(block, "password", path, self.secret, INVALID)
+        username = self.read(block, "username", path, self.string, _INVALID)
+        password = self.read(block, "password", path, self.secret, _INVALID)
         if isinstance(username, _Invalid) or isinstance(password, _Invalid):
-            return INVALID
+            return _INVALID
         return BasicAuth(username=username, password=password)
 
     def headers(self, value: object, path: str) -> tuple[tuple[str, Secret], ...] | _Invalid:
         if not isinstance(value, dict):
             return self.problem(path, f"expected a mapping of header names to secrets, got {_describe(value)}")
-        for key, line in getattr(value, "duplicate_keys", ()):
-            self.problem(_join(path, key), f"duplicate key (line {line})")
+        self.duplicate_keys(value, path)
         before = len(self.problems)
         headers: list[tuple[str, Secret]] = []
         seen: dict[str, str] = {}
@@ -738,7 +738,7 @@ class _Reader:
                 if "\r" in secret.reveal() or "\n" in secret.reveal():
                     self.problem(header_path, "the value contains a line break")
                 headers.append((name, secret))
-        return tuple(headers) if len(self.problems) == before else INVALID
+        return tuple(headers) if len(self.problems) == before else _INVALID
 
     # planning
 
@@ -754,6 +754,7 @@ class _Reader:
             if not isinstance(raw_calendars, dict):
                 self.problem(calendars_path, f"expected a mapping of calendar names to calendars, got {_describe(raw_calendars)}")
             else:
+                self.duplicate_keys(raw_calendars, calendars_path)
                 for name, spec in raw_calendars.items():
                     if not isinstance(name, str) or not _NAME.fullmatch(name):
                         self.problem(calendars_path, f"expected a calendar name of letters, digits, _ . -, got {_describe(name)}")
@@ -781,7 +782,7 @@ class _Reader:
                     first_path.setdefault(key, entry_path)
                     devices.append(entry)
         if len(self.problems) != before or isinstance(default, _Invalid):
-            return INVALID
+            return _INVALID
         return Planning(
             calendars=tuple(c for c in calendars.values() if c is not None), default=default, devices=tuple(devices)
         )
@@ -794,7 +795,7 @@ class _Reader:
         if isinstance(block, _Invalid):
             return block
 
-        def calendar(name: object, key_path: str) -> ShiftCalendar | None | _Invalid:
+        def pick_calendar(name: object, key_path: str) -> ShiftCalendar | None | _Invalid:
             if name is None:
                 return None
             checked = self.string(name, key_path)
@@ -803,15 +804,15 @@ class _Reader:
             if checked not in calendars:
                 known = ", ".join(sorted(calendars)) or "none defined"
                 return self.problem(key_path, f"unknown calendar {_describe(checked)} (calendars: {known})")
-            return calendars[checked] or INVALID  # None: that calendar itself has problems, already reported
+            return calendars[checked] or _INVALID  # None: that calendar itself has problems, already reported
 
-        chosen = self.read(block, "calendar", path, calendar, inherited.calendar)
+        chosen = self.read(block, "calendar", path, pick_calendar, inherited.calendar)
         ideal = self.read(
             block, "ideal_cycle_time", path, lambda v, p: None if v is None else self.duration(v, p),
             inherited.ideal_cycle_time,
         )
         if isinstance(chosen, _Invalid) or isinstance(ideal, _Invalid):
-            return INVALID
+            return _INVALID
         return DevicePlan(calendar=chosen, ideal_cycle_time=ideal)
 
     def device_entry(
@@ -821,8 +822,8 @@ class _Reader:
         plan = self.device_plan(value, path, calendars, inherited, ("agent", "device"))
         if not isinstance(value, dict):
             return None
-        agent = self.read(value, "agent", path, self.string, INVALID)
-        device = self.read(value, "device", path, self.string, INVALID)
+        agent = self.read(value, "agent", path, self.string, _INVALID)
+        device = self.read(value, "device", path, self.string, _INVALID)
         if isinstance(agent, str) and agent_names is not None and agent not in agent_names:
             self.problem(_join(path, "agent"), f"unknown agent {_describe(agent)}")
             return None
@@ -835,7 +836,7 @@ class _Reader:
         block = self.mapping(value, path, ("timezone", "weekly", "exceptions"), required=("timezone", "weekly"))
         if isinstance(block, _Invalid):
             return None
-        zone = self.read(block, "timezone", path, self.timezone, INVALID)
+        zone = self.read(block, "timezone", path, self.timezone, _INVALID)
         weekly: list[WeeklyShift] = []
         if "weekly" in block:
             weekly_path = _join(path, "weekly")
@@ -876,8 +877,8 @@ class _Reader:
             return self.problem(path, f"unknown timezone {_describe(text)} (expected an IANA name like Europe/Berlin)")
 
     def shift(self, block: Mapping[str, Any], path: str) -> Shift | None:
-        start = self.read(block, "start", path, lambda v, p: self.time_of_day(v, p, False), INVALID)
-        end = self.read(block, "end", path, lambda v, p: self.time_of_day(v, p, True), INVALID)
+        start = self.read(block, "start", path, lambda v, p: self.time_of_day(v, p, False), _INVALID)
+        end = self.read(block, "end", path, lambda v, p: self.time_of_day(v, p, True), _INVALID)
         if isinstance(start, _Invalid) or isinstance(end, _Invalid):
             return None
         if start == end:
@@ -892,7 +893,7 @@ class _Reader:
         days = self.read(
             block, "days", path,
             lambda v, p: self.string_list(v, p, re.compile("|".join(WEEKDAYS)), "one of " + ", ".join(WEEKDAYS)),
-            INVALID,
+            _INVALID,
         )
         if isinstance(days, tuple) and not days:
             self.problem(_join(path, "days"), "at least one day is required")
@@ -905,7 +906,7 @@ class _Reader:
         block = self.mapping(value, path, ("date", "shifts"), required=("date",))
         if isinstance(block, _Invalid):
             return None
-        on = self.read(block, "date", path, self.date, INVALID)
+        on = self.read(block, "date", path, self.calendar_date, _INVALID)
         shifts: list[Shift] = []
         ok = True
         if "shifts" in block:
@@ -926,7 +927,7 @@ class _Reader:
             return None
         return CalendarException(date=on, shifts=tuple(shifts))
 
-    def date(self, value: object, path: str) -> date | _Invalid:
+    def calendar_date(self, value: object, path: str) -> date | _Invalid:
         if isinstance(value, date) and not hasattr(value, "hour"):
             return value
         if isinstance(value, str):
