@@ -525,7 +525,10 @@ class _Reader:
         text = self.string(value, path)
         if isinstance(text, _Invalid):
             return text
-        parts = urlsplit(text)
+        try:
+            parts = urlsplit(text)
+        except ValueError as error:  # e.g. an unclosed IPv6 bracket
+            return self.problem(path, f"invalid URL {_describe(text)}: {error}")
         # Checked first: the URL becomes a label of mtconnect_agent_info, and messages echo it.
         if "@" in parts.netloc:
             return self.problem(path, "credentials in the URL would be exported as a label; use basic_auth")
@@ -544,12 +547,14 @@ class _Reader:
 
     def time_of_day(self, value: object, path: str, allow_midnight_end: bool) -> int | _Invalid:
         match = _TIME_OF_DAY.fullmatch(value) if isinstance(value, str) else None
-        hours, minutes, seconds = (int(g or 0) for g in match.groups()) if match else (99, 0, 0)
-        total = hours * 3600 + minutes * 60 + seconds
-        if minutes > 59 or seconds > 59 or total > SECONDS_PER_DAY or (total == SECONDS_PER_DAY and not allow_midnight_end):
-            upper = "24:00" if allow_midnight_end else "23:59"
-            return self.problem(path, f'expected a time of day "HH:MM" from 00:00 to {upper}, got {_describe(value)}')
-        return total
+        latest = SECONDS_PER_DAY if allow_midnight_end else SECONDS_PER_DAY - 1
+        if match:
+            hours, minutes, seconds = (int(group or 0) for group in match.groups())
+            total = hours * 3600 + minutes * 60 + seconds
+            if minutes < 60 and seconds < 60 and total <= latest:
+                return total
+        upper = "24:00" if allow_midnight_end else "23:59"
+        return self.problem(path, f'expected a time of day "HH:MM" from 00:00 to {upper}, got {_describe(value)}')
 
     def read(
         self, mapping: Mapping[str, Any], key: str, path: str, reader: Callable[[Any, str], T], default: T
