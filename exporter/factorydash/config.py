@@ -44,6 +44,7 @@ MAX_SAMPLE_COUNT = 1_000_000
 REDACTED = "<secret>"
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_NAME_EXPECTED = "name of letters, digits, _ . -"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 _EVENT_TYPE = re.compile(r"(?:[A-Za-z][A-Za-z0-9_]*:)?[A-Z][A-Z0-9_]*")  # PROGRAM, x:CUTTING_TIME
@@ -253,7 +254,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
 
 
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    first: [
+        (tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
@@ -431,7 +434,9 @@ class _Reader:
         for key, line in getattr(value, "duplicate_keys", ()):
             self.problem(_join(path, key), f"duplicate key (line {line})")
 
-    def string(self, value: object, path: str, pattern: re.Pattern[str] | None = None, what: str = "") -> str | _Invalid:
+    def string(
+        self, value: object, path: str, pattern: re.Pattern[str] | None = None, what: str = ""
+    ) -> str | _Invalid:
         if not isinstance(value, str) or not value:
             return self.problem(path, f"expected a non-empty string, got {_describe(value)}")
         if pattern is not None and not pattern.fullmatch(value):
@@ -489,7 +494,9 @@ class _Reader:
     def secret(self, value: object, path: str) -> Secret | _Invalid:
         """A credential given as {env: VAR}, {file: path} or {value: literal}."""
         if not isinstance(value, dict):  # checked here: the generic message would echo the secret
-            return self.problem(path, f"expected a mapping {{env: VARIABLE}}, {{file: path}} or {{value: text}}, got {_kind(value)}")
+            return self.problem(
+                path, f"expected a mapping {{env: VARIABLE}}, {{file: path}} or {{value: text}}, got {_kind(value)}"
+            )
         spec = self.mapping(value, path, ("env", "file", "value"))
         if isinstance(spec, _Invalid):
             return spec
@@ -637,7 +644,9 @@ class _Reader:
             "stream": self.read(block, "stream", path, self.boolean, inherited.stream),
             "heartbeat": self.read(block, "heartbeat", path, self.duration, inherited.heartbeat),
         }
-        tls = self.read(block, "tls", path, lambda v, p: self.tls(v, p, inherited), (inherited.tls_verify, inherited.ca_file))
+        tls = self.read(
+            block, "tls", path, lambda v, p: self.tls(v, p, inherited), (inherited.tls_verify, inherited.ca_file)
+        )
         if len(self.problems) != before or isinstance(tls, _Invalid):
             return _INVALID
         values["tls_verify"], values["ca_file"] = tls
@@ -656,7 +665,9 @@ class _Reader:
             return DEFAULT_POLL_INTERVAL
         return self._env_poll_interval
 
-    def agents(self, value: object, path: str, defaults: AgentDefaults | _Invalid) -> tuple[AgentConfig, ...] | _Invalid:
+    def agents(
+        self, value: object, path: str, defaults: AgentDefaults | _Invalid
+    ) -> tuple[AgentConfig, ...] | _Invalid:
         if not isinstance(value, list):
             return self.problem(path, f"expected a list of agents, got {_describe(value)}")
         if not value:
@@ -692,7 +703,7 @@ class _Reader:
         block = self.mapping(value, path, allowed, required=("name", "url"))
         if isinstance(block, _Invalid):
             return None
-        name = self.read(block, "name", path, lambda v, p: self.string(v, p, _NAME, "a name of letters, digits, _ . -"), _INVALID)
+        name = self.read(block, "name", path, lambda v, p: self.string(v, p, _NAME, f"a {_NAME_EXPECTED}"), _INVALID)
         url = self.read(block, "url", path, self.url, _INVALID)
         devices = self.read(block, "devices", path, self.string_list, ())
         shared = self.agent_fields(block, path, inherited, AgentDefaults)
@@ -757,16 +768,20 @@ class _Reader:
             calendars_path = _join(path, "calendars")
             raw_calendars = block["calendars"]
             if not isinstance(raw_calendars, dict):
-                self.problem(calendars_path, f"expected a mapping of calendar names to calendars, got {_describe(raw_calendars)}")
+                self.problem(
+                    calendars_path, f"expected a mapping of calendar names to calendars, got {_describe(raw_calendars)}"
+                )
             else:
                 self.duplicate_keys(raw_calendars, calendars_path)
                 for name, spec in raw_calendars.items():
                     if not isinstance(name, str) or not _NAME.fullmatch(name):
-                        self.problem(calendars_path, f"expected a calendar name of letters, digits, _ . -, got {_describe(name)}")
+                        self.problem(calendars_path, f"expected a calendar {_NAME_EXPECTED}, got {_describe(name)}")
                         continue
                     calendars[name] = self.calendar(spec, _join(calendars_path, name), name)
         no_plan = DevicePlan(calendar=None, ideal_cycle_time=None)
-        default = self.read(block, "default", path, lambda v, p: self.device_plan(v, p, calendars, no_plan, ()), no_plan)
+        default = self.read(
+            block, "default", path, lambda v, p: self.device_plan(v, p, calendars, no_plan, ()), no_plan
+        )
         devices: list[DeviceEntry] = []
         if "devices" in block:
             devices_path = _join(path, "devices")
@@ -783,7 +798,11 @@ class _Reader:
                         continue
                     key = (entry.agent, entry.device)
                     if key in first_path:
-                        self.problem(entry_path, f"duplicate entry for agent {_describe(entry.agent)} device {_describe(entry.device)} (also {first_path[key]})")
+                        self.problem(
+                            entry_path,
+                            f"duplicate entry for agent {_describe(entry.agent)} device {_describe(entry.device)}"
+                            f" (also {first_path[key]})",
+                        )
                     first_path.setdefault(key, entry_path)
                     devices.append(entry)
         if len(self.problems) != before or isinstance(default, _Invalid):
@@ -865,7 +884,10 @@ class _Reader:
                     if exception is None:
                         continue
                     if exception.date in first_path:
-                        self.problem(_join(item_path, "date"), f"duplicate date {exception.date.isoformat()} (also {first_path[exception.date]})")
+                        self.problem(
+                            _join(item_path, "date"),
+                            f"duplicate date {exception.date.isoformat()} (also {first_path[exception.date]})",
+                        )
                     first_path.setdefault(exception.date, item_path)
                     exceptions.append(exception)
         if len(self.problems) != before or isinstance(zone, _Invalid):
