@@ -95,8 +95,9 @@ class Secret:
     def __hash__(self) -> int:
         return hash(self._value)
 
-    def __reduce__(self) -> Any:
-        raise TypeError("a Secret cannot be pickled")
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        # copy, deepcopy (dataclasses.asdict) and pickle would otherwise trip over the frozen __setattr__.
+        return (Secret, (self._value,))
 
 
 @dataclass(frozen=True)

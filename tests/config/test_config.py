@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from pathlib import Path
@@ -247,6 +248,14 @@ def test_a_secret_shows_itself_as_a_placeholder_in_every_formatting() -> None:
 
     assert [str(secret), repr(secret), f"{secret}", f"{secret!r}", f"{secret:>20}", "%s" % secret] == ["<secret>"] * 6
     assert secret.reveal() == "hunter2"
+
+
+def test_a_config_with_secrets_can_be_copied_and_turned_into_dicts(secret_config) -> None:
+    as_dict = dataclasses.asdict(secret_config)
+
+    assert copy.deepcopy(secret_config) == secret_config
+    assert as_dict["agents"][0]["basic_auth"]["password"].reveal() == "password-from-env"
+    assert "password-from-env" not in repr(as_dict)
 
 
 def test_the_redacted_config_is_plain_data_with_secrets_replaced(secret_config) -> None:
