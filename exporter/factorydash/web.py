@@ -16,7 +16,8 @@ from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -69,7 +70,7 @@ class ExporterApp:
 
     def _metrics(self, environ: dict, start_response: StartResponse, registry: CollectorRegistry) -> Iterable[bytes]:
         body = generate_latest(registry)
-        headers = [("Content-Type", CONTENT_TYPE_LATEST)]
+        headers = [("Content-Type", CONTENT_TYPE_PLAIN_0_0_4)]
         if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
             body = gzip.compress(body, compresslevel=1)
             headers.append(("Content-Encoding", "gzip"))
