@@ -536,7 +536,7 @@ def overview() -> Json:
             (0, 4, 24, 9),
         ),
         table(
-            "Machines",
+            "Per machine",
             f"One line per machine: its execution state now and how long it has lasted, utilization, OEE "
             f"(against the 85 % world-class target) and parts {RANGE_NOTE}, parts per hour over the last hour, "
             "and alarms active now. Click a machine for its detail.",

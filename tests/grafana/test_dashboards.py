@@ -222,6 +222,8 @@ def test_every_panel_has_type_title_description_unit_grid_and_the_datasource_var
     problems = []
     panel_ids = [panel.get("id") for panel in panels_of(dashboard)]
     assert len(set(panel_ids)) == len(panel_ids), "panel ids must be unique"
+    titles = [panel.get("title") for panel in panels_of(dashboard)]
+    assert len(set(titles)) == len(titles), "panel titles must be unique: tests and links name panels by title"
     for panel in panels_of(dashboard):
         title = panel.get("title") or f"<untitled {panel.get('type')}>"
         if not panel.get("type"):

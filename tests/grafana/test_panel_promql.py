@@ -1,0 +1,100 @@
+"""The trickiest panel queries give the right numbers on known series.
+
+promtool's rule unit tests evaluate the panels' own expressions (variables
+substituted) on input series written here: current state and how long it has
+lasted, active alarms per machine (0 included), alarm onsets.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from grafana_dashboards import iter_panel_queries
+
+SUBSTITUTIONS = {
+    "agent": ".*",
+    "device": ".*",
+    "__rate_interval": "1m",
+    "__interval": "15s",
+    "__range": "10m",
+    "__range_s": "600",
+}
+ITEM = 'agent="a", device="m1", component="Path", component_id="p1", data_item_id="exec", name="execution", sub_type=""'
+CONDITION = (
+    'agent="a", device="m1", component="Controller", component_id="c1", data_item_id="sys", name="", sub_type="", '
+    'condition="SYSTEM", level="fault", native_code="E42", native_severity="", qualifier="", message="Coolant low"'
+)
+# 15 s steps: READY for 2 minutes (0..120 s), then ACTIVE (135 s..).
+INPUT_SERIES = [
+    {"series": f'mtconnect_execution_state{{{ITEM}, state="READY"}}', "values": "1x8 0x32"},
+    {"series": f'mtconnect_execution_state{{{ITEM}, state="ACTIVE"}}', "values": "0x8 1x32"},
+    {"series": f'mtconnect_execution_state{{{ITEM}, state="UNAVAILABLE"}}', "values": "0x40"},
+    {"series": 'mtconnect_device_info{agent="a", device="m1", uuid="u1"}', "values": "1x40"},
+    {"series": 'mtconnect_device_info{agent="a", device="m2", uuid="u2"}', "values": "1x40"},
+    # Active 0..45 s, cleared at 60 s, raised again at 135 s until the end.
+    {"series": f"mtconnect_condition_active{{{CONDITION}}}", "values": "1x3 stale _x4 1x32"},
+]
+
+
+def expr_of(dashboard_uid: str, panel_title: str, ref_id: str = "A") -> str:
+    return next(
+        q.expr
+        for q in iter_panel_queries(SUBSTITUTIONS)
+        if (q.dashboard_uid, q.panel_title, q.ref_id) == (dashboard_uid, panel_title, ref_id)
+    )
+
+
+def run_promtool(tests: list[dict[str, Any]], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed")
+    (tmp_path / "empty.yml").write_text("groups: []\n", encoding="utf-8")
+    test_file = tmp_path / "panels_test.yml"
+    test_file.write_text(
+        yaml.safe_dump({"rule_files": ["empty.yml"], "evaluation_interval": "15s", "tests": tests}), encoding="utf-8"
+    )
+    return subprocess.run(
+        [promtool, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+
+
+def test_current_state_its_duration_and_alarm_counts_on_known_series(tmp_path: Path) -> None:
+    at = "4m"  # 240 s: ACTIVE since 135 s, the alarm raised again at 135 s
+    machine = 'agent="a", device="m1"'
+    cases = [
+        (expr_of("factorydash-overview", "Execution"), [(machine, 11)]),  # the code of ACTIVE
+        (expr_of("factorydash-overview", "Per machine", "A"), [(machine, 11)]),
+        # last seen READY at 120 s: 240 - 120, one 15 s step above the true 105 s
+        (expr_of("factorydash-overview", "Per machine", "B"), [(machine, 120)]),
+        (expr_of("factorydash-overview", "Per machine", "G"), [(machine, 1), ('agent="a", device="m2"', 0)]),
+        (expr_of("factorydash-overview", "Machines cutting now"), [("", 1)]),
+        (expr_of("factorydash-overview", "Faults active"), [("", 1)]),
+        (expr_of("factorydash-overview", "Warnings active"), [("", 0)]),
+        # two onsets: at 0 s and again after the gap
+        (
+            expr_of("factorydash-alarms", "Most frequent alarms"),
+            [('condition="SYSTEM", level="fault", message="Coolant low", native_code="E42"', 2)],
+        ),
+    ]
+    tests = [
+        {
+            "interval": "15s",
+            "input_series": INPUT_SERIES,
+            "promql_expr_test": [
+                {
+                    "expr": expr,
+                    "eval_time": at,
+                    "exp_samples": [{"labels": "{" + labels + "}", "value": value} for labels, value in samples],
+                }
+                for expr, samples in cases
+            ],
+        }
+    ]
+    result = run_promtool(tests, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
