@@ -299,7 +299,8 @@ def _numeric_event(tracker: NumericEventTracker, labels: dict[str, str], familie
         families.counter(
             "mtconnect_parts_total",
             "Parts counted from increases of PART_COUNT, across controller resets.",
-            labels,
+            # A PART_COUNT without subType counts ALL parts (the standard's default): rules can rely on it.
+            {**labels, "sub_type": labels["sub_type"] or "ALL"},
             tracker.parts_total,
         )
 
