@@ -168,14 +168,21 @@ class AgentFollower:
     def _sample(self) -> float:
         assert self.cursor is not None
         start = self.cursor
-        document = self._fetch("sample", lambda: self.client.sample(start, self.config.sample_count))
+        document = self._fetch("sample", lambda: self.client.sample(start, self._sample_count()))
         return self._handle_sample(document, start)
+
+    def _sample_count(self) -> int:
+        """The configured count, never above the agent's bufferSize: cppagent answers a larger count with
+        OUT_OF_RANGE, which would otherwise look like falling behind on every single request."""
+        header = self.state.header
+        buffer_size = header.buffer_size if header is not None else None
+        return min(self.config.sample_count, buffer_size) if buffer_size else self.config.sample_count
 
     def _stream(self) -> float:
         assert self.cursor is not None
         interval_ms = max(int(self.config.poll_interval * 1000), 10)
         heartbeat_ms = max(int(self.config.heartbeat * 1000), 100)
-        parts = self.client.stream(self.cursor, self.config.sample_count, interval_ms, heartbeat_ms)
+        parts = self.client.stream(self.cursor, self._sample_count(), interval_ms, heartbeat_ms)
         try:
             for body in parts:
                 if self._stop.is_set():
