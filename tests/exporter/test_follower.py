@@ -1,0 +1,693 @@
+"""The loss-free loop, one exchange per `step()`, against scripted agent answers.
+
+Most tests script http://agent.test/ with `responses`: every answer is
+registered for the exact request (path and query) the follower must make, and
+the mock fails the test if a scripted answer is never asked for. Refused
+connections, timeouts and streaming use a real server on 127.0.0.1
+(`LocalAgent`). Time in state is computed from the agent's timestamps, so
+tests script hours of shop-floor time without waiting for any of it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import responses
+from responses import matchers
+
+from factorydash import follower as follower_module
+from factorydash.client import AgentClient
+from factorydash.config import AgentConfig, config_from_agent_flags
+from factorydash.follower import MAX_BACKOFF_SECONDS, AgentFollower, Phase
+from factorydash.state import (
+    AgentState,
+    ConditionTracker,
+    NumericEventTracker,
+    SeriesBudget,
+    StateSettings,
+    StateTracker,
+)
+
+from ..conftest import require_sample
+from .agentdocs import T0, Obs, condition, current_mill, error, execution, part_count, probe, streams, ts
+from .test_client import Answer, LocalAgent, Route, agent_config, closed_port, part
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEED = 20261123
+
+
+def make_follower(agent: AgentConfig | None = None, max_document_bytes: int | None = None) -> AgentFollower:
+    """A follower wired like Exporter._follow, with a seeded jitter."""
+    agent = agent or agent_config()
+    settings = config_from_agent_flags([f"{agent.name}={agent.url}"]).settings
+    limit = max_document_bytes or settings.max_document_bytes
+    state = AgentState(
+        agent.name,
+        agent.url,
+        StateSettings(
+            event_info_types=settings.event_info_types,
+            max_label_value_length=settings.max_label_value_length,
+            part_count_max_step=settings.part_count_max_step,
+            devices=agent.devices,
+        ),
+        SeriesBudget(settings.max_series_per_agent, parent=SeriesBudget(settings.max_series_total)),
+    )
+    return AgentFollower(agent, state, AgentClient(agent, limit), limit, rng=random.Random(SEED))
+
+
+class ScriptedAgent:
+    """http://agent.test/ answering exactly the requests it is told to expect, in order."""
+
+    def __init__(self, mock: responses.RequestsMock) -> None:
+        self.mock = mock
+
+    def answer(
+        self, request: str, body: bytes, status: int = 200, content_type: str = "text/xml", **query: object
+    ) -> None:
+        self.mock.get(
+            "http://agent.test/" + request,
+            body=body,
+            status=status,
+            content_type=content_type,
+            match=[matchers.query_param_matcher({key: str(value) for key, value in query.items()})],
+        )
+
+    def sample(self, start: int, body: bytes, status: int = 200, count: int = 1000, **kw: object) -> None:
+        self.answer("sample", body, status, **kw, **{"from": start, "count": count})
+
+    def urls(self) -> list[str]:
+        return [call.request.url.removeprefix("http://agent.test/") for call in self.mock.calls]
+
+
+@pytest.fixture
+def agent() -> Iterator[ScriptedAgent]:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield ScriptedAgent(mock)
+
+
+def follow_to_sample(
+    follower: AgentFollower, agent: ScriptedAgent, current: bytes | None = None, **probe_kw: str
+) -> None:
+    """probe -> current: the follower is then at the /current's nextSequence (7 for current_mill())."""
+    agent.answer("probe", probe(**probe_kw))
+    agent.answer("current", current if current is not None else current_mill())
+    assert follower.step() == 0.0
+    assert follower.phase is Phase.CURRENT
+    assert follower.step() == 0.0
+    assert follower.phase is Phase.SAMPLE
+
+
+def execution_tracker(follower: AgentFollower) -> StateTracker:
+    tracker = follower.state.trackers["exec"]
+    assert isinstance(tracker, StateTracker)
+    return tracker
+
+
+def nonzero(values: dict[str, float] | dict[str, int]) -> dict[str, float]:
+    return {key: value for key, value in values.items() if value}
+
+
+# -- following ----------------------------------------------------------------------
+
+
+def test_following_continues_from_each_headers_next_sequence_and_asks_again_at_once_while_more_is_buffered(
+    agent: ScriptedAgent,
+) -> None:
+    follower = make_follower(agent_config(poll_interval=2.5, sample_count=2))
+    follow_to_sample(follower, agent)
+    assert follower.cursor == 7
+    agent.sample(7, streams([execution(7, "ACTIVE", 60), part_count(8, "1", 61)], last=11, next_=9), count=2)
+    agent.sample(9, streams([part_count(9, "2", 62), part_count(10, "3", 63)], last=11, next_=11), count=2)
+    agent.sample(11, streams([execution(11, "READY", 64)], last=11, next_=12), count=2)
+    agent.sample(12, streams([], last=11, next_=12), count=2)
+
+    delays = [follower.step() for _ in range(4)]
+
+    assert delays == [0.0, 0.0, 2.5, 2.5]  # 9 <= 11 and 11 <= 11: more buffered; then caught up
+    assert follower.cursor == 12
+    assert agent.urls() == [
+        "probe",
+        "current",
+        "sample?from=7&count=2",
+        "sample?from=9&count=2",
+        "sample?from=11&count=2",
+        "sample?from=12&count=2",
+    ]
+    assert follower.state.counters.observations == 5  # the /current's six are a picture, not new observations
+    assert follower.state.up is True
+    assert follower.state.sequence_lag() == 0
+    assert follower.state.counters.errors == {}
+
+
+def test_a_path_style_next_sequence_jump_moves_the_cursor_to_next_sequence_not_past_the_largest_sequence(
+    agent: ScriptedAgent,
+) -> None:
+    follower = make_follower()
+    follow_to_sample(follower, agent)
+    agent.sample(7, streams([execution(7, "ACTIVE", 60), execution(8, "READY", 61)], last=90_000, next_=5_000))
+    agent.sample(5_000, streams([execution(60_000, "ACTIVE", 62)], last=90_000, next_=90_001))
+
+    assert follower.step() == 0.0  # 5000 <= 90000: ask again at once
+    assert follower.cursor == 5_000
+    assert follower.step() == 1.0
+    assert follower.cursor == 90_001
+    assert agent.urls()[2:] == ["sample?from=7&count=1000", "sample?from=5000&count=1000"]
+    assert follower.state.counters.lost == 0  # gaps in the sequences of a filtered answer are not losses
+
+
+def test_sequences_above_2_to_the_63_are_followed_exactly_as_integers(agent: ScriptedAgent) -> None:
+    big = 2**63 + 11
+    follower = make_follower()
+    follow_to_sample(follower, agent, current_mill(sequence_base=big - 6, first=big - 100))
+    agent.sample(big, streams([execution(big, "ACTIVE", 60)], first=big - 100, last=big, next_=big + 1))
+
+    assert follower.cursor == big
+    assert follower.step() == 1.0
+    assert follower.cursor == big + 1
+    assert agent.urls()[-1] == f"sample?from={big}&count=1000"
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ({}, {"instance_id": "1700009999"}),
+        ({"model_change": "2026-11-23T09:00:00Z"}, {"model_change": "2026-11-23T10:30:00Z"}),
+    ],
+    ids=["new instanceId", "new deviceModelChangeTime"],
+)
+def test_an_agent_restart_re_probes_rebuilds_the_state_counts_one_restart_and_restarts_from_the_new_current(
+    agent: ScriptedAgent, before: dict[str, str], after: dict[str, str]
+) -> None:
+    follower = make_follower()
+    follow_to_sample(follower, agent, current_mill(**before), **before)
+    agent.sample(7, streams([execution(7, "ACTIVE", 60)], last=39, next_=40, **before))
+    assert follower.step() == 1.0
+    old_tracker = execution_tracker(follower)
+    assert old_tracker.transitions["ACTIVE"] == 1
+
+    agent.sample(40, streams([execution(40, "FEED_HOLD", 70)], first=1, last=40, next_=41, **after))
+    agent.answer("probe", probe(**after))
+    agent.answer("current", current_mill(at=100, **after))  # the new buffer: sequences 1..6, next 7
+    agent.sample(7, streams([execution(7, "ACTIVE", 160)], last=7, next_=8, **after))
+
+    assert follower.step() == 0.0
+    assert follower.phase is Phase.PROBE
+    assert follower.state.counters.restarts == 1
+    assert follower.state.counters.observations == 1  # the new instance's answer was not applied to the old model
+    assert follower.step() == 0.0  # probe
+    assert follower.step() == 0.0  # current
+    assert follower.cursor == 7
+    assert follower.step() == 1.0
+    assert follower.cursor == 8
+
+    tracker = execution_tracker(follower)
+    assert tracker is not old_tracker
+    assert nonzero(tracker.transitions) == {"ACTIVE": 1}  # counted from the new instance only
+    assert nonzero(tracker.seconds) == {"READY": 60.0}  # READY 100 s .. 160 s of the new instance
+    assert follower.state.counters.restarts == 1
+    assert follower.state.counters.lost == 0
+    assert agent.urls()[2:] == [
+        "sample?from=7&count=1000",
+        "sample?from=40&count=1000",
+        "probe",
+        "current",
+        "sample?from=7&count=1000",
+    ]
+
+
+def test_next_sequence_going_backwards_under_the_same_instance_id_is_treated_as_a_restart(
+    agent: ScriptedAgent,
+) -> None:
+    follower = make_follower()
+    follow_to_sample(follower, agent)
+    agent.sample(7, streams([], first=1, last=3, next_=4))
+
+    assert follower.step() == 0.0
+    assert follower.phase is Phase.PROBE
+    assert follower.state.counters.restarts == 1
+    assert follower.cursor == 7
+
+
+# -- OUT_OF_RANGE -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [200, 400], ids=["HTTP 200 (cppagent 1.4, NIST)", "HTTP 400 (cppagent 1.8, 2.x)"])
+def test_out_of_range_counts_exactly_the_lost_sequences_resynchronises_from_current_and_follows_on(
+    agent: ScriptedAgent, status: int
+) -> None:
+    follower = make_follower()
+    follow_to_sample(follower, agent)
+    agent.sample(7, error("OUT_OF_RANGE", "'from' must be greater than 499"), status=status)
+    agent.answer("current", current_mill(sequence_base=500, at=900, first=500, last=505, next_=506))
+    agent.sample(506, streams([execution(506, "ACTIVE", 960)], first=500, last=506, next_=507))
+
+    assert follower.step() == 0.0
+    assert follower.phase is Phase.CURRENT
+    assert follower.cursor == 7
+    assert follower.step() == 0.0
+    assert follower.state.counters.lost == 493  # sequences 7..499
+    assert follower.state.header.first_sequence == 500  # the state now stands on the resynchronising /current
+    assert follower.cursor == 506
+    assert follower.step() == 1.0
+    assert follower.cursor == 507
+    assert follower.state.counters.errors == {"mtconnect_out_of_range": 1}
+    assert follower.state.up is True
+    assert nonzero(execution_tracker(follower).transitions) == {"ACTIVE": 1}
+
+
+@pytest.mark.parametrize(
+    ("sample", "status"),
+    [("cppagent-1.8.0.3/error-from-too-old-1.xml", 400), ("cppagent-2.5.0.11/error-from-too-old-1.xml", 400)],
+)
+def test_the_real_out_of_range_answers_of_cppagent_lead_to_a_resynchronisation(
+    agent: ScriptedAgent, sample: str, status: int
+) -> None:
+    follower = make_follower()
+    follow_to_sample(follower, agent)
+    agent.sample(7, require_sample(sample).read_bytes(), status=status)
+
+    assert follower.step() == 0.0
+    assert follower.phase is Phase.CURRENT
+    assert follower.state.counters.errors == {"mtconnect_out_of_range": 1}
+
+
+def test_the_sample_count_never_exceeds_the_agents_buffer_size(agent: ScriptedAgent) -> None:
+    # cppagent answers count > bufferSize with OUT_OF_RANGE ("'count' must be less than 4097"): asking for
+    # more than the buffer would look like falling behind on every poll and nothing would ever be sampled.
+    follower = make_follower(agent_config(sample_count=10_000))
+    follow_to_sample(follower, agent, current_mill(buffer_size=4096))
+    agent.sample(7, streams([execution(7, "ACTIVE", 60)], last=7, next_=8, buffer_size=4096), count=4096)
+
+    assert follower.step() == 1.0
+    assert follower.cursor == 8
+
+
+# -- failures -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "reason"),
+    [
+        (200, "INVALID_REQUEST", "mtconnect_invalid_request"),
+        (400, "INVALID_XPATH", "mtconnect_invalid_xpath"),
+        (404, "NO_DEVICE", "mtconnect_no_device"),
+    ],
+)
+def test_an_error_document_is_recognised_by_its_root_whatever_the_http_status(
+    agent: ScriptedAgent, status: int, code: str, reason: str
+) -> None:
+    follower = make_follower()
+    follow_to_sample(follower, agent)
+    agent.sample(7, error(code, "no such thing"), status=status)
+
+    delay = follower.step()
+
+    assert 1.0 <= delay <= 2.0  # backoff after one failure: between one and two poll intervals
+    assert follower.cursor == 7
+    assert follower.phase is Phase.SAMPLE
+    assert follower.state.up is False
+    assert follower.state.counters.errors == {reason: 1}
+    assert follower.state.last_error == f"sample: {code}: no such thing"
+
+
+@pytest.mark.parametrize(
+    ("sample", "status", "reason"),
+    [
+        ("cppagent-2.5.0.11/error-no-device.xml", 404, "mtconnect_no_device"),
+        ("cppagent-1.8.0.3/error-no-device.xml", 404, "mtconnect_no_device"),
+        ("cppagent-2.5.0.11/error-invalid-uri.xml", 404, "mtconnect_invalid_request"),
+        ("cppagent-1.8.0.3/error-invalid-uri.xml", 400, "mtconnect_invalid_request"),
+    ],
+)
+def test_a_probe_answered_with_a_real_cppagent_error_keeps_the_follower_at_the_probe(
+    agent: ScriptedAgent, sample: str, status: int, reason: str
+) -> None:
+    follower = make_follower()
+    agent.answer("probe", require_sample(sample).read_bytes(), status=status)
+
+    delay = follower.step()
+
+    assert 1.0 <= delay <= 2.0
+    assert follower.phase is Phase.PROBE
+    assert follower.state.counters.errors == {reason: 1}
+    assert follower.state.up is False
+
+
+TRUNCATED = streams([execution(7, "ACTIVE", 60), execution(8, "READY", 61)], last=8, next_=9)[:300]
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "body", "reason", "message"),
+    [
+        (
+            502,
+            "text/html",
+            (FIXTURES / "follower-nginx-502.html").read_bytes(),
+            "http_status",
+            "sample: HTTP 502: malformed XML: ",
+        ),
+        (500, "text/plain", b"", "http_status", "sample: HTTP 500 with an empty body"),
+        (200, "text/xml", TRUNCATED, "invalid_document", "invalid document: malformed XML: "),
+        (
+            200,
+            "application/json",
+            b'{"MTConnectStreams": {"Header": {"nextSequence": 9}}}',
+            "invalid_document",
+            "invalid document: malformed XML: ",
+        ),
+        (
+            200,
+            "text/html",
+            (FIXTURES / "follower-captive-portal.html").read_bytes(),
+            "unexpected_root",
+            "invalid document: not an MTConnect document: root element <html>",
+        ),
+    ],
+    ids=["proxy HTML page 502", "empty 500", "truncated XML", "JSON", "proxy login page 200"],
+)
+def test_a_broken_answer_is_a_clear_reason_not_a_crash_and_following_resumes_from_the_same_cursor(
+    agent: ScriptedAgent, status: int, content_type: str, body: bytes, reason: str, message: str
+) -> None:
+    follower = make_follower()
+    follow_to_sample(follower, agent)
+    agent.sample(7, body, status=status, content_type=content_type)
+    agent.sample(7, streams([execution(7, "ACTIVE", 60)], last=7, next_=8))
+
+    delay = follower.step()
+
+    assert 1.0 <= delay <= 2.0
+    assert follower.cursor == 7
+    assert follower.state.up is False
+    assert follower.state.counters.errors == {reason: 1}
+    assert follower.state.last_error.startswith(message)
+    assert follower.step() == 1.0
+    assert follower.cursor == 8
+    assert follower.state.up is True
+    assert follower.failures == 0
+
+
+def test_a_valid_document_served_with_a_wrong_content_type_is_followed_the_root_decides(agent: ScriptedAgent) -> None:
+    follower = make_follower()
+    follow_to_sample(follower, agent)
+    agent.sample(7, streams([execution(7, "ACTIVE", 60)], last=7, next_=8), content_type="text/plain")
+
+    assert follower.step() == 1.0
+    assert follower.cursor == 8
+    assert follower.state.counters.errors == {}
+
+
+def test_a_document_larger_than_max_document_bytes_is_refused_before_parsing(
+    agent: ScriptedAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed_sizes: list[int] = []
+    parse = follower_module.parse_document
+
+    def spy(data: bytes, max_bytes: int):  # type: ignore[no-untyped-def]
+        parsed_sizes.append(len(data))
+        return parse(data, max_bytes)
+
+    monkeypatch.setattr(follower_module, "parse_document", spy)
+    follower = make_follower(max_document_bytes=4000)
+    follow_to_sample(follower, agent)
+    big = streams([execution(sequence, "ACTIVE", 60) for sequence in range(7, 57)], last=56, next_=57)
+    assert len(big) > 4000
+    agent.sample(7, big)
+
+    assert 1.0 <= follower.step() <= 2.0
+
+    assert follower.state.counters.errors == {"document_too_large": 1}
+    assert follower.cursor == 7
+    assert max(parsed_sizes) < 4000  # probe and current were parsed; the big sample never reached the parser
+
+
+def test_observations_of_an_undeclared_data_item_are_no_crash_and_send_the_follower_back_to_the_probe(
+    agent: ScriptedAgent,
+) -> None:
+    follower = make_follower()
+    follow_to_sample(follower, agent)
+    agent.sample(7, streams([execution(7, "ACTIVE", 60), Obs("spindle2", 8, "3", ts(61), "Line")], last=8, next_=9))
+    agent.answer("probe", probe())
+    agent.answer("current", current_mill(sequence_base=9, first=1, last=14, next_=15))
+
+    assert follower.step() == 0.0
+    assert follower.phase is Phase.PROBE
+    assert follower.cursor == 9  # what was applied is not asked for again
+    assert follower.state.counters.observations == 2
+    assert execution_tracker(follower).current == "ACTIVE"
+    assert follower.step() == 0.0
+    assert follower.step() == 0.0
+    assert follower.phase is Phase.SAMPLE
+    assert follower.cursor == 15
+    assert follower.state.counters.restarts == 0
+    assert follower.state.counters.lost == 0
+
+
+# -- real connections: refused, timed out -------------------------------------------------
+
+
+def mill_routes(samples: dict[int, Answer]) -> dict[str, Route]:
+    return {
+        "/probe": lambda query: (200, "text/xml", probe()),
+        "/current": lambda query: (200, "text/xml", current_mill()),
+        "/sample": lambda query: samples[int(query["from"])],
+    }
+
+
+def expected_backoffs(ceilings: list[float]) -> list[float]:
+    rng = random.Random(SEED)
+    return [rng.uniform(ceiling / 2, ceiling) for ceiling in ceilings]
+
+
+def test_a_refused_connection_marks_the_agent_down_backs_off_growing_capped_jittered_and_recovers_at_the_same_cursor():
+    samples: dict[int, Answer] = {
+        7: (200, "text/xml", streams([execution(7, "ACTIVE", 60)], last=7, next_=8)),
+        8: (200, "text/xml", streams([execution(8, "READY", 90)], last=8, next_=9)),
+    }
+    first = LocalAgent(mill_routes(samples))
+    follower = make_follower(agent_config(first.url))
+    try:
+        assert [follower.step() for _ in range(3)] == [0.0, 0.0, 1.0]
+    finally:
+        first.stop()
+    assert follower.cursor == 8
+
+    delays = [follower.step() for _ in range(7)]
+
+    assert MAX_BACKOFF_SECONDS == 30.0
+    assert delays == expected_backoffs([2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0])
+    assert follower.state.up is False
+    assert follower.state.counters.errors == {"connection": 7}
+    assert follower.cursor == 8
+    with LocalAgent(mill_routes(samples), port=first.port) as again:
+        assert follower.step() == 1.0
+        assert again.requests == ["/sample?from=8&count=1000"]
+    assert follower.state.up is True
+    assert follower.failures == 0
+    assert follower.cursor == 9
+    assert nonzero(execution_tracker(follower).transitions) == {"ACTIVE": 1, "READY": 1}
+
+
+def test_the_backoff_jitter_differs_between_followers_so_agents_do_not_retry_in_lockstep() -> None:
+    url = f"http://127.0.0.1:{closed_port()}/"
+    delays = []
+    for seed in (1, 2):
+        follower = make_follower(agent_config(url))
+        follower.rng = random.Random(seed)
+        delays.append(follower.step())
+        assert follower.state.counters.errors == {"connection": 1}
+
+    assert delays[0] != delays[1]
+    assert all(1.0 <= delay <= 2.0 for delay in delays)
+
+
+def test_a_timeout_marks_the_agent_down_backs_off_and_the_next_answer_resumes_from_the_same_cursor() -> None:
+    samples: dict[int, Answer] = {7: (200, "text/xml", streams([execution(7, "ACTIVE", 60)], last=7, next_=8))}
+    with LocalAgent(mill_routes(samples)) as server:
+        follower = make_follower(agent_config(server.url, timeout=0.2))
+        assert [follower.step() for _ in range(2)] == [0.0, 0.0]
+        server.delay = 1.0  # longer than the timeout; stop() releases it
+
+        delays = [follower.step() for _ in range(2)]
+
+        assert delays == expected_backoffs([2.0, 4.0])
+        assert follower.state.counters.errors == {"timeout": 2}
+        assert follower.state.up is False
+        assert follower.state.last_error == "sample: timed out after 0.2s"
+        server.delay = 0.0
+        assert follower.step() == 1.0
+        assert server.requests[2:] == ["/sample?from=7&count=1000"] * 3
+    assert follower.state.up is True
+    assert follower.cursor == 8
+
+
+# -- time in state, conditions, parts ------------------------------------------------------
+
+
+def test_out_of_order_timestamps_never_make_time_run_backwards(agent: ScriptedAgent) -> None:
+    follower = make_follower()
+    follow_to_sample(follower, agent)  # READY since 0 s
+    # Sequence order is not timestamp order: a FEED_HOLD stamped before the ACTIVE it follows.
+    agent.sample(
+        7,
+        streams(
+            [
+                execution(7, "ACTIVE", 100),
+                execution(8, "FEED_HOLD", 90),
+                execution(9, "ACTIVE", 120),
+                execution(10, "READY", 110),
+            ],
+            last=10,
+            next_=11,
+        ),
+    )
+    # And across documents: this one starts before the previous one ended.
+    agent.sample(11, streams([execution(11, "FEED_HOLD", 115), execution(12, "ACTIVE", 130)], last=12, next_=13))
+    tracker = execution_tracker(follower)
+    history = [dict(tracker.seconds)]
+    starts = [tracker.since]
+
+    for _ in range(2):
+        follower.step()
+        history.append(dict(tracker.seconds))
+        starts.append(tracker.since)
+
+    for earlier, later in zip(history, history[1:]):
+        assert all(later.get(state, 0.0) >= seconds for state, seconds in earlier.items())
+    assert starts == sorted(starts)
+    assert nonzero(tracker.seconds) == {"READY": 100.0, "FEED_HOLD": 30.0}
+    assert nonzero(tracker.transitions) == {"ACTIVE": 3, "FEED_HOLD": 2, "READY": 1}
+    now = tracker.seconds_at(T0 + 180)
+    assert nonzero(now) == {"READY": 100.0, "FEED_HOLD": 30.0, "ACTIVE": 50.0}
+    assert sum(now.values()) == 180.0  # exactly the agent time elapsed since the first observation
+
+
+def test_time_in_state_and_transitions_are_exact_to_the_second_across_sample_documents(agent: ScriptedAgent) -> None:
+    follower = make_follower()
+    follow_to_sample(follower, agent)  # READY at 0 s
+    agent.sample(7, streams([execution(7, "ACTIVE", 60)], last=7, next_=8))
+    # A 3 s FEED_HOLD between two polls: /current would never show it.
+    agent.sample(
+        8,
+        streams(
+            [execution(8, "FEED_HOLD", 300), part_count(9, "1", 301), execution(10, "ACTIVE", 303)], last=10, next_=11
+        ),
+    )
+    agent.sample(11, streams([execution(11, "STOPPED", 600), execution(12, "READY", 615)], last=12, next_=13))
+    agent.sample(13, streams([], last=12, next_=13, creation_time=ts(660)))
+    tracker = execution_tracker(follower)
+
+    assert follower.step() == 1.0
+    assert nonzero(tracker.seconds) == {"READY": 60.0}
+    assert follower.step() == 1.0
+    assert nonzero(tracker.seconds) == {"READY": 60.0, "ACTIVE": 240.0, "FEED_HOLD": 3.0}
+    assert follower.step() == 1.0
+    assert follower.step() == 1.0
+
+    assert tracker.current == "READY"
+    assert nonzero(tracker.transitions) == {"ACTIVE": 2, "FEED_HOLD": 1, "STOPPED": 1, "READY": 1}
+    now = tracker.seconds_at(T0 + 660)
+    assert nonzero(now) == {"READY": 105.0, "ACTIVE": 537.0, "FEED_HOLD": 3.0, "STOPPED": 15.0}
+    assert sum(now.values()) == 660.0
+
+
+def test_conditions_across_documents_clear_one_code_or_all_and_count_every_onset(agent: ScriptedAgent) -> None:
+    follower = make_follower()
+    follow_to_sample(follower, agent)
+    overload = ("A1", "Spindle overload")
+    coolant, door = ("B2", "Coolant low"), ("C3", "Door open")
+    agent.sample(7, streams([condition(7, "Fault", 10, *overload), condition(8, "Fault", 11, *coolant)], next_=9))
+    agent.sample(9, streams([condition(9, "Normal", 20, "A1"), condition(10, "Warning", 21, *door)], next_=11))
+    agent.sample(11, streams([condition(11, "Normal", 30)], next_=12))
+    agent.sample(12, streams([condition(12, "Fault", 40, *overload), condition(13, "Fault", 41, *overload)], next_=14))
+    tracker = follower.state.trackers["system"]
+    assert isinstance(tracker, ConditionTracker)
+    assert tracker.level == "normal"
+
+    follower.step()
+    assert sorted(tracker.active) == ["A1", "B2"]
+    assert tracker.level == "fault"
+    assert tracker.activations == {"warning": 0, "fault": 2}
+    follower.step()
+    assert sorted(tracker.active) == ["B2", "C3"]  # Normal with a code cleared A1 only
+    assert tracker.level == "fault"
+    assert tracker.activations == {"warning": 1, "fault": 2}
+    follower.step()
+    assert tracker.active == {}  # Normal without a code cleared everything
+    assert tracker.level == "normal"
+    follower.step()
+    assert sorted(tracker.active) == ["A1"]
+    assert tracker.activations == {"warning": 1, "fault": 3}  # the repeated Fault A1 is the same activation
+    assert tracker.active["A1"].since == ts(40)
+
+
+def test_part_count_resets_and_an_implausible_jump_count_parts_exactly(agent: ScriptedAgent) -> None:
+    follower = make_follower()
+    current = streams([execution(1, "READY", 0), part_count(2, "1997", 0)], last=6, next_=7)
+    follow_to_sample(follower, agent, current)
+    counting = [part_count(7, "1998", 10), part_count(8, "1999", 20), part_count(9, "2000", 30)]
+    agent.sample(7, streams(counting, next_=10))
+    agent.sample(10, streams([part_count(10, "599999", 40)], next_=11))  # a glitch, not 597999 parts
+    agent.sample(11, streams([part_count(11, "2001", 50)], next_=12))
+    # Shift change: the operator resets the counter.
+    agent.sample(12, streams([part_count(12, "0", 60), part_count(13, "1", 70), part_count(14, "2", 80)], next_=15))
+    tracker = follower.state.trackers["pc"]
+    assert isinstance(tracker, NumericEventTracker)
+
+    totals = []
+    for _ in range(4):
+        follower.step()
+        totals.append(tracker.parts_total)
+
+    assert totals == [3.0, 3.0, 4.0, 6.0]
+    assert tracker.value == 2.0
+
+
+# -- streaming ------------------------------------------------------------------------------
+
+
+def stream_of(*bodies: bytes, close_mid_part: bytes = b"") -> Answer:
+    pieces = [part(body) for body in bodies]
+    pieces.append(close_mid_part or b"--BOUNDARY--\r\n")
+    return 200, "multipart/mixed;boundary=BOUNDARY", pieces
+
+
+def test_the_follower_in_stream_mode_applies_every_part_of_a_real_multipart_stream() -> None:
+    stream = stream_of(
+        streams([execution(7, "ACTIVE", 60)], last=7, next_=8),
+        streams([], last=7, next_=8),  # heartbeat
+        streams([execution(8, "FEED_HOLD", 300), execution(9, "ACTIVE", 303)], last=9, next_=10),
+    )
+    with LocalAgent(mill_routes({7: stream})) as server:
+        follower = make_follower(agent_config(server.url, stream=True, poll_interval=0.5, heartbeat=2.0))
+        assert [follower.step() for _ in range(2)] == [0.0, 0.0]
+
+        assert follower.step() == 0.5  # the agent closed the stream: reconnect after one interval
+
+        assert server.requests == ["/probe", "/current", "/sample?from=7&count=1000&interval=500&heartbeat=2000"]
+    assert follower.cursor == 10
+    assert follower.state.counters.observations == 3
+    assert follower.state.up is True
+    tracker = execution_tracker(follower)
+    assert nonzero(tracker.transitions) == {"ACTIVE": 2, "FEED_HOLD": 1}
+    assert nonzero(tracker.seconds) == {"READY": 60.0, "ACTIVE": 240.0, "FEED_HOLD": 3.0}
+
+
+def test_a_stream_closed_mid_part_keeps_what_was_applied_and_resumes_from_there() -> None:
+    stream = stream_of(
+        streams([execution(7, "ACTIVE", 60)], last=7, next_=8),
+        close_mid_part=part(streams([execution(8, "READY", 90)], last=8, next_=9))[:120],
+    )
+    with LocalAgent(mill_routes({7: stream})) as server:
+        follower = make_follower(agent_config(server.url, stream=True))
+        assert [follower.step() for _ in range(2)] == [0.0, 0.0]
+
+        delay = follower.step()
+
+    assert 1.0 <= delay <= 2.0
+    assert follower.state.counters.errors == {"stream_closed": 1}
+    assert follower.state.up is False
+    assert follower.cursor == 8
+    assert follower.state.counters.observations == 1
