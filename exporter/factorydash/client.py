@@ -149,9 +149,10 @@ def iter_multipart(chunks: Iterable[bytes], boundary: bytes, limit: int) -> Iter
         nonlocal buffer
         for chunk in iterator:
             if chunk:
-                buffer += chunk
+                # fill() runs only while the bytes in hand hold no complete part: measure those, not a read of many.
                 if len(buffer) > limit + 4096:
                     raise AgentRequestError("document_too_large", f"stream part larger than {limit} bytes refused")
+                buffer += chunk
                 return True
         return False
 

@@ -192,6 +192,27 @@ def test_a_multipart_part_larger_than_the_limit_is_refused_before_it_is_read() -
     assert str(raised.value) == "stream part of 5000 bytes refused"
 
 
+def test_many_small_parts_arriving_in_one_read_larger_than_the_limit_are_all_accepted() -> None:
+    # An agent without chunked encoding (HTTP/1.0, body until close) lets requests hand over 64 KiB reads;
+    # while catching up, one read holds many parts. Only a single part may be refused for its size.
+    body = b"".join(part(DOC_A, length=False) for _ in range(40)) + b"--BOUNDARY--\r\n"
+    limit = 2 * len(DOC_A)
+    assert len(body) > limit + 4096
+
+    parts = list(iter_multipart([body], b"BOUNDARY", limit))
+
+    assert parts == [DOC_A.rstrip(b"\r\n")] * 40
+
+
+def test_a_part_without_content_length_growing_beyond_the_limit_is_refused() -> None:
+    endless = [b"--BOUNDARY\r\nContent-Type: text/xml\r\n\r\n<MTConnectStreams>"] + [b"<x/>" * 256] * 100
+
+    with pytest.raises(AgentRequestError) as raised:
+        next(iter_multipart(endless, b"BOUNDARY", 10_000))
+
+    assert raised.value.reason == "document_too_large"
+
+
 # -- real captures of cppagent's interval= answer ------------------------------------
 
 
