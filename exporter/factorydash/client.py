@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin
 
 import requests
+import urllib3
 
 from . import __version__
 from .config import AgentConfig
@@ -83,6 +84,8 @@ class AgentClient:
         except requests.exceptions.SSLError as error:
             raise AgentRequestError("tls", f"{request}: TLS error: {_short(error)}") from error
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
+            if _read_timed_out(error):
+                raise AgentRequestError("timeout", f"{request}: timed out after {self.config.timeout:g}s") from error
             raise AgentRequestError("connection", f"{request}: {_short(error)}") from error
         except requests.exceptions.RequestException as error:
             raise AgentRequestError("http", f"{request}: {_short(error)}") from error
@@ -110,12 +113,19 @@ class AgentClient:
         except requests.exceptions.Timeout as error:
             raise AgentRequestError("timeout", f"stream: no data for {read_timeout:g}s") from error
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
+            if _read_timed_out(error):
+                raise AgentRequestError("timeout", f"stream: no data for {read_timeout:g}s") from error
             raise AgentRequestError("connection", f"stream: {_short(error)}") from error
         except requests.exceptions.RequestException as error:
             raise AgentRequestError("http", f"stream: {_short(error)}") from error
 
     def close(self) -> None:
         self.session.close()
+
+
+def _read_timed_out(error: Exception) -> bool:
+    """requests reports a read timeout in the middle of a body as a ConnectionError around urllib3's ReadTimeoutError."""
+    return any(isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in error.args)
 
 
 def _short(error: Exception) -> str:
