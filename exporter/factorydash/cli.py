@@ -13,6 +13,7 @@ from . import __version__
 from .config import Config, ConfigError, config_from_agent_flags, load_config
 from .exporter import Exporter
 from .web import ExporterApp, WebServer, parse_listen_address
+from .webconfig import NO_WEB_CONFIG, BasicAuthChecker, WebConfig, load_web_config
 
 log = logging.getLogger("factorydash")
 
@@ -47,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help=f"address of /metrics and the landing page (default {DEFAULT_LISTEN_ADDRESS})",
     )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        help="TLS and basic auth for every endpoint, in the Prometheus exporter-toolkit format",
+    )
     parser.add_argument("--log.level", dest="log_level", choices=LOG_LEVELS, default="info")
     parser.add_argument("--version", action="version", version=f"factorydash-exporter {__version__}")
     return parser
@@ -73,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"cannot read configuration: {error}", file=sys.stderr)
         return 2
+    try:
+        web_config = load_web_config(args.web_config_file) if args.web_config_file else NO_WEB_CONFIG
+    except ConfigError as error:
+        print(f"invalid web configuration:\n{error}", file=sys.stderr)
+        return 2
     if args.config_check:
         print(f"configuration is valid: {len(config.agents)} agents")
         return 0
@@ -85,23 +97,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     exporter = Exporter(config)
 
     def reload() -> None:
-        if not args.config_file:
-            raise ConfigError(["no configuration file: agents came from --agent flags"])
+        """Load and apply the config file again; logs and raises when it is invalid (the old one stays)."""
         try:
+            if not args.config_file:
+                raise ConfigError(["no configuration file: agents came from --agent flags"])
             new_config = load_config(args.config_file)
-        except (ConfigError, OSError) as error:
+        except ConfigError as error:
             log.error("reload failed, keeping the old configuration:\n%s", error)
             raise
         exporter.reload(new_config)
 
     try:
-        server = WebServer(ExporterApp(exporter, reload if args.config_file else None), host, port)
+        server = _server(exporter, reload if args.config_file else None, web_config, host, port)
     except OSError as error:
         print(f"cannot listen on {args.listen_address}: {error}", file=sys.stderr)
         return 1
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    # The handler only starts a thread: loading a config must not run inside a signal handler.
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=_safe_reload, args=(reload,), daemon=True).start())
     exporter.start()
     server.start()
@@ -113,8 +127,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _server(exporter: Exporter, reload, web_config: WebConfig, host: str, port: int) -> WebServer:
+    auth = BasicAuthChecker(web_config.users) if web_config.requires_auth else None
+    tls = web_config.tls.context() if web_config.tls is not None else None
+    return WebServer(ExporterApp(exporter, reload, auth), host, port, tls)
+
+
 def _safe_reload(reload) -> None:
     try:
         reload()
-    except Exception:  # already logged; the old configuration stays
+    except ConfigError:  # already logged; the old configuration stays
         pass
+    except Exception:
+        log.exception("reload failed, keeping the old configuration")

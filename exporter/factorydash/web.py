@@ -3,6 +3,11 @@
 - `/metrics`: every agent plus the exporter's own process metrics.
 - `/probe?target=<agent name>`: one configured agent only, fresh registry per request.
 - `/-/healthy`, `/-/reload` (POST), `/config` (secrets redacted), `/` landing page.
+
+With a `--web.config.file`, every endpoint asks for basic auth and the
+server speaks TLS only (see webconfig.py). A scrape never waits on an agent
+(followers fill the state in their own threads), so a scrape always answers
+well within Prometheus' X-Prometheus-Scrape-Timeout-Seconds.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
@@ -25,6 +32,7 @@ from prometheus_client.process_collector import ProcessCollector
 from .collector import FactorydashCollector
 from .exporter import Exporter
 from .landing import render_landing_page
+from .webconfig import REALM, BasicAuthChecker
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +41,17 @@ Reloader = Callable[[], None]
 
 
 class ExporterApp:
-    """WSGI application. `reload` re-reads the configuration (raises on an invalid one)."""
+    """WSGI application. `reload` re-reads the configuration (raises on an invalid one).
 
-    def __init__(self, exporter: Exporter, reload: Reloader | None = None) -> None:
+    With `auth`, every endpoint (the health check too) needs valid basic auth credentials.
+    """
+
+    def __init__(
+        self, exporter: Exporter, reload: Reloader | None = None, auth: BasicAuthChecker | None = None
+    ) -> None:
         self.exporter = exporter
         self.reload = reload
+        self.auth = auth
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(FactorydashCollector(exporter.states, exporter.plan_for))
         ProcessCollector(registry=self.registry)
@@ -47,6 +61,11 @@ class ExporterApp:
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         method = environ.get("REQUEST_METHOD", "GET")
+        if self.auth is not None and not self.auth.check(environ.get("HTTP_AUTHORIZATION")):
+            return _respond(
+                start_response, "401 Unauthorized", "text/plain; charset=utf-8", b"Unauthorized\n",
+                [("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')],
+            )
         try:
             if path == "/metrics":
                 return self._metrics(environ, start_response, self.registry)
@@ -114,27 +133,54 @@ def _text(start_response: StartResponse, status: str, text: str) -> list[bytes]:
     return _respond(start_response, status, "text/plain; charset=utf-8", text.encode())
 
 
+CLIENT_TIMEOUT_SECONDS = 30.0  # a client that stalls (handshake or request) holds one thread this long at most
+POLL_SECONDS = 0.1  # how soon serve_forever notices shutdown()
+
+
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    tls: ssl.SSLContext | None = None
+
+    def finish_request(self, request: socket.socket, client_address: object) -> None:
+        # The TLS handshake runs here, in the request's own thread: a client that never completes
+        # it stalls only itself, never the accept loop.
+        if self.tls is not None:
+            request.settimeout(CLIENT_TIMEOUT_SECONDS)
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError) as error:
+                log.debug("TLS handshake with %s failed: %s", client_address, error)
+                return
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
 class _QuietHandler(WSGIRequestHandler):
+    timeout = CLIENT_TIMEOUT_SECONDS
+
     def log_message(self, format: str, *args: object) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
 
 class WebServer:
-    """Serves a WSGI app on host:port in a background thread."""
+    """Serves a WSGI app on host:port in a background thread; HTTPS when given a TLS context."""
 
-    def __init__(self, app: Callable, host: str, port: int) -> None:
+    def __init__(self, app: Callable, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
         self.server = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+        self.server.tls = tls
         self.host, self.port = self.server.server_address[:2]
-        self._thread = threading.Thread(target=self.server.serve_forever, name="web", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, args=(POLL_SECONDS,), name="web", daemon=True
+        )
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
+        scheme = "https" if self.server.tls is not None else "http"
+        host = f"[{self.host}]" if ":" in str(self.host) else self.host
+        return f"{scheme}://{host}:{self.port}/"
 
     def start(self) -> None:
         self._thread.start()

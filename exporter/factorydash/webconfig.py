@@ -1,0 +1,253 @@
+"""`--web.config.file`: TLS and basic auth in the Prometheus exporter-toolkit format.
+
+    tls_server_config:
+      cert_file: server.crt
+      key_file: server.key
+      min_version: TLS12              # TLS10 | TLS11 | TLS12 (default) | TLS13
+      max_version: TLS13
+      client_ca_file: clients-ca.crt  # needs a client_auth_type
+      client_auth_type: RequireAndVerifyClientCert
+    basic_auth_users:
+      prometheus: $2b$12$...          # bcrypt hash (htpasswd -nBC 12 prometheus)
+
+The same file serves the node_exporter and every Go exporter, so one file
+and one habit secure the whole stack. Paths are relative to the file.
+Unknown keys are errors. Python's ssl module cannot accept a client
+certificate without verifying it, so RequestClientCert and
+RequireAnyClientCert are refused rather than silently weakened.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import ssl
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import yaml
+
+from .config import ConfigError
+
+TLS_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
+CLIENT_AUTH_TYPES = {
+    "NoClientCert": ssl.CERT_NONE,
+    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+}
+_UNSUPPORTED_CLIENT_AUTH = ("RequestClientCert", "RequireAnyClientCert")
+_TLS_KEYS = ("cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version", "max_version")
+_TOP_KEYS = ("tls_server_config", "basic_auth_users")
+REALM = "factorydash"
+
+
+@dataclass(frozen=True)
+class TLSServerConfig:
+    cert_file: Path
+    key_file: Path
+    min_version: str = "TLS12"
+    max_version: str | None = None
+    client_ca_file: Path | None = None
+    client_auth_type: str = "NoClientCert"
+
+    def context(self) -> ssl.SSLContext:
+        """A server context; raises ConfigError if a file cannot be loaded."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = TLS_VERSIONS[self.min_version]
+        if self.max_version is not None:
+            context.maximum_version = TLS_VERSIONS[self.max_version]
+        try:
+            context.load_cert_chain(self.cert_file, self.key_file)
+            if self.client_ca_file is not None:
+                context.load_verify_locations(cafile=self.client_ca_file)
+        except (OSError, ssl.SSLError) as error:
+            raise ConfigError([f"tls_server_config: cannot load certificate, key or CA: {error}"]) from None
+        context.verify_mode = CLIENT_AUTH_TYPES[self.client_auth_type]
+        return context
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    tls: TLSServerConfig | None = None
+    users: Mapping[str, bytes] = field(default_factory=dict)  # user -> bcrypt hash
+
+    @property
+    def requires_auth(self) -> bool:
+        return bool(self.users)
+
+
+NO_WEB_CONFIG = WebConfig()
+
+
+def load_web_config(path: str | Path) -> WebConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([f"{path}: cannot read the web configuration: {error}"]) from None
+    return parse_web_config(text, source=str(path), base_dir=path.parent)
+
+
+def parse_web_config(text: str, source: str = "<web config>", base_dir: Path | None = None) -> WebConfig:
+    """Validate the whole file; every problem is reported at once with its key."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError([f"{source}: YAML syntax error: {error}"]) from None
+    problems: list[str] = []
+    if data is None:
+        return NO_WEB_CONFIG
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source}: expected a mapping with tls_server_config and/or basic_auth_users"])
+    for key in data:
+        if key not in _TOP_KEYS:
+            problems.append(f"{key}: unknown key (expected one of {', '.join(_TOP_KEYS)})")
+    tls = _tls(data.get("tls_server_config"), base_dir or Path("."), problems)
+    users = _users(data.get("basic_auth_users"), problems)
+    if problems:
+        raise ConfigError([f"{source}: {problem}" for problem in problems])
+    config = WebConfig(tls, users)
+    if tls is not None:
+        tls.context()  # a certificate that does not load is a startup error, not a failed handshake later
+    return config
+
+
+def _tls(value: Any, base_dir: Path, problems: list[str]) -> TLSServerConfig | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        problems.append("tls_server_config: expected a mapping")
+        return None
+    for key in value:
+        if key not in _TLS_KEYS:
+            problems.append(f"tls_server_config.{key}: unknown or unsupported key")
+    files: dict[str, Path | None] = {}
+    for key in ("cert_file", "key_file", "client_ca_file"):
+        raw = value.get(key)
+        if raw is None:
+            files[key] = None
+        elif not isinstance(raw, str) or not raw:
+            problems.append(f"tls_server_config.{key}: expected a file name")
+            files[key] = None
+        else:
+            files[key] = base_dir / raw
+    for key in ("cert_file", "key_file"):
+        if key not in value:
+            problems.append(f"tls_server_config.{key}: required")
+    versions: dict[str, str | None] = {}
+    for key, default in (("min_version", "TLS12"), ("max_version", None)):
+        version = value.get(key, default)
+        if version is not None and version not in TLS_VERSIONS:
+            problems.append(f"tls_server_config.{key}: {version!r} is not one of {', '.join(TLS_VERSIONS)}")
+            version = default
+        versions[key] = version
+    client_auth = value.get("client_auth_type", "NoClientCert")
+    if client_auth in _UNSUPPORTED_CLIENT_AUTH:
+        problems.append(
+            f"tls_server_config.client_auth_type: {client_auth} is not supported "
+            "(a client certificate is always verified: use VerifyClientCertIfGiven or RequireAndVerifyClientCert)"
+        )
+        client_auth = "NoClientCert"
+    elif client_auth not in CLIENT_AUTH_TYPES:
+        problems.append(f"tls_server_config.client_auth_type: {client_auth!r} is not one of {', '.join(CLIENT_AUTH_TYPES)}")
+        client_auth = "NoClientCert"
+    if files["client_ca_file"] is not None and client_auth == "NoClientCert" and "client_auth_type" not in value:
+        problems.append("tls_server_config.client_ca_file: set client_auth_type too (a CA without a policy checks nothing)")
+    if client_auth != "NoClientCert" and files["client_ca_file"] is None:
+        problems.append(f"tls_server_config.client_auth_type: {client_auth} needs a client_ca_file")
+    min_version, max_version = versions["min_version"], versions["max_version"]
+    if max_version is not None and min_version is not None and TLS_VERSIONS[max_version] < TLS_VERSIONS[min_version]:
+        problems.append("tls_server_config.max_version: lower than min_version")
+    if files["cert_file"] is None or files["key_file"] is None:
+        return None
+    return TLSServerConfig(
+        files["cert_file"], files["key_file"], min_version or "TLS12", max_version, files["client_ca_file"], client_auth
+    )
+
+
+def _users(value: Any, problems: list[str]) -> dict[str, bytes]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append("basic_auth_users: expected a mapping of user name to bcrypt hash")
+        return {}
+    users: dict[str, bytes] = {}
+    for user, hashed in value.items():
+        if not isinstance(user, str) or not user or ":" in user:
+            problems.append(f"basic_auth_users: {user!r} is not a valid user name")
+            continue
+        if not isinstance(hashed, str) or not hashed.startswith(("$2a$", "$2b$", "$2y$")):
+            # Never echo the value: it might be a plain password pasted by mistake.
+            problems.append(f"basic_auth_users.{user}: expected a bcrypt hash ($2a$, $2b$ or $2y$)")
+            continue
+        users[user] = hashed.encode()
+    return users
+
+
+class BasicAuthChecker:
+    """Checks `Authorization: Basic` headers against bcrypt hashes.
+
+    bcrypt is slow on purpose (tens of milliseconds); a scrape every few
+    seconds would pay that every time, so accepted credentials are
+    remembered by a keyed SHA-256 digest (as exporter-toolkit does). The
+    digest key is random per process, so the cache reveals nothing.
+    """
+
+    def __init__(self, users: Mapping[str, bytes]) -> None:
+        self.users = dict(users)
+        self._key = hashlib.sha256(ssl.RAND_bytes(32)).digest()
+        self._accepted: set[bytes] = set()
+        self._lock = threading.Lock()
+        # Unknown users still pay for one bcrypt check at the same cost, so timing does not tell who exists.
+        self._dummy = next(iter(self.users.values()), b"")
+
+    def check(self, header: str | None) -> bool:
+        if not self.users:
+            return True
+        credentials = _decode_basic(header)
+        if credentials is None:
+            return False
+        user, password = credentials
+        digest = hmac.new(self._key, user.encode() + b"\0" + password, hashlib.sha256).digest()
+        with self._lock:
+            if digest in self._accepted:
+                return True
+        hashed = self.users.get(user)
+        try:
+            accepted = bcrypt.checkpw(password, hashed if hashed is not None else self._dummy) and hashed is not None
+        except ValueError:  # a malformed hash: never a match
+            accepted = False
+        if accepted:
+            with self._lock:
+                self._accepted.add(digest)
+        return accepted
+
+
+def _decode_basic(header: str | None) -> tuple[str, bytes] | None:
+    if not header:
+        return None
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    user, separator, password = decoded.partition(b":")
+    if not separator:
+        return None
+    try:
+        return user.decode("utf-8"), password
+    except UnicodeDecodeError:
+        return None
