@@ -258,6 +258,28 @@ def test_out_of_range_counts_exactly_the_lost_sequences_resynchronises_from_curr
     assert nonzero(execution_tracker(follower).transitions) == {"ACTIVE": 1}
 
 
+def test_a_restarted_agent_refusing_the_old_cursor_as_out_of_range_is_a_restart_not_a_loss(
+    agent: ScriptedAgent,
+) -> None:
+    # The restarted agent's buffer ends far below our cursor: 'from' must be less than 7.
+    follower = make_follower()
+    follow_to_sample(follower, agent)
+    agent.sample(7, streams([], last=4999, next_=5000))
+    agent.sample(5000, error("OUT_OF_RANGE", "'from' must be less than 7"), status=400)
+    agent.answer("current", current_mill(instance_id="1700009999"))
+    agent.answer("probe", probe(instance_id="1700009999"))
+    agent.answer("current", current_mill(instance_id="1700009999"))
+
+    delays = [follower.step() for _ in range(5)]
+
+    assert delays == [1.0, 0.0, 0.0, 0.0, 0.0]
+    assert follower.phase is Phase.SAMPLE
+    assert follower.cursor == 7
+    assert follower.state.counters.restarts == 1
+    assert follower.state.counters.lost == 0
+    assert follower.state.counters.errors == {"mtconnect_out_of_range": 1}
+
+
 @pytest.mark.parametrize(
     ("sample", "status"),
     [("cppagent-1.8.0.3/error-from-too-old-1.xml", 400), ("cppagent-2.5.0.11/error-from-too-old-1.xml", 400)],
@@ -691,3 +713,17 @@ def test_a_stream_closed_mid_part_keeps_what_was_applied_and_resumes_from_there(
     assert follower.state.up is False
     assert follower.cursor == 8
     assert follower.state.counters.observations == 1
+
+
+def test_a_stream_request_answered_with_out_of_range_resynchronises_like_polling(agent: ScriptedAgent) -> None:
+    follower = make_follower(agent_config(stream=True))
+    follow_to_sample(follower, agent)
+    stream_query = {"from": 7, "count": 1000, "interval": 1000, "heartbeat": 10000}
+    agent.answer("sample", error("OUT_OF_RANGE", "'from' must be greater than 99"), status=400, **stream_query)
+    agent.answer("current", current_mill(sequence_base=100, first=100, last=105, next_=106))
+
+    assert follower.step() == 0.0
+    assert follower.phase is Phase.CURRENT
+    assert follower.step() == 0.0
+    assert follower.state.counters.lost == 93  # sequences 7..99
+    assert follower.cursor == 106
