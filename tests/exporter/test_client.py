@@ -314,10 +314,8 @@ def test_a_real_stream_that_closes_mid_part_raises_stream_closed() -> None:
     def sample(query: dict[str, str]) -> Answer:
         return 200, "multipart/mixed;boundary=BOUNDARY", [part(DOC_A), part(DOC_B)[:150]]
 
-    client = AgentClient(agent_config(), LIMIT)
     with LocalAgent({"/sample": sample}) as agent:
-        client.config = agent_config(agent.url)
-        parts = client.stream(7, 1000, 500, 10000)
+        parts = AgentClient(agent_config(agent.url), LIMIT).stream(7, 1000, 500, 10000)
         assert next(parts) == DOC_A
         with pytest.raises(AgentRequestError) as raised:
             next(parts)
