@@ -46,3 +46,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for report in skipped:
             reporter.write_line(f"  {report.nodeid}: {report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# The end-to-end stack (simulator -> exporter -> Prometheus), shared by the Prometheus and Grafana tests.
+from tests.integration.stack import live_stack  # noqa: E402,F401
