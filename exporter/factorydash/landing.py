@@ -8,7 +8,7 @@ from html import escape
 from . import __version__
 from .state import AgentState, ConditionTracker, StateTracker
 
-REFRESH_SECONDS = 5
+DEFAULT_REFRESH_SECONDS = 5
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
@@ -22,7 +22,7 @@ th{background:#f3f3f3}
 """
 
 
-def render_landing_page(states: Iterable[AgentState]) -> bytes:
+def render_landing_page(states: Iterable[AgentState], refresh_seconds: int = DEFAULT_REFRESH_SECONDS) -> bytes:
     agent_rows: list[str] = []
     device_rows: list[str] = []
     for state in states:
@@ -31,7 +31,7 @@ def render_landing_page(states: Iterable[AgentState]) -> bytes:
             device_rows.extend(_device_rows(state))
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="refresh" content="{REFRESH_SECONDS}">
+<meta http-equiv="refresh" content="{refresh_seconds}">
 <title>factorydash exporter</title><style>{_STYLE}</style></head>
 <body>
 <h1>factorydash exporter</h1>

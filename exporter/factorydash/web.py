@@ -31,7 +31,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from .collector import FactorydashCollector
 from .exporter import Exporter
-from .landing import render_landing_page
+from .landing import DEFAULT_REFRESH_SECONDS, render_landing_page
 from .webconfig import REALM, BasicAuthChecker
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,8 @@ class ExporterApp:
                 body = json.dumps(self.exporter.config.redacted(), indent=2, default=str) + "\n"
                 return _respond(start_response, "200 OK", "application/json", body.encode())
             if path == "/":
-                return _respond(
-                    start_response, "200 OK", "text/html; charset=utf-8", render_landing_page(self.exporter.states())
-                )
+                page = render_landing_page(self.exporter.states(), _refresh_seconds(environ))
+                return _respond(start_response, "200 OK", "text/html; charset=utf-8", page)
             return _text(start_response, "404 Not Found", "Not found\n")
         except Exception:  # never let a bug take the server down
             log.exception("error serving %s", path)
@@ -120,6 +119,14 @@ class ExporterApp:
         except Exception as error:  # an invalid new config keeps the old one
             return _text(start_response, "500 Internal Server Error", f"reload failed, old config kept:\n{error}\n")
         return _text(start_response, "200 OK", "Reloaded\n")
+
+
+def _refresh_seconds(environ: dict) -> int:
+    """`/?refresh=N`: how often the landing page reloads itself (1 to 3600 s)."""
+    values = parse_qs(environ.get("QUERY_STRING", "")).get("refresh", [])
+    if values and values[0].isdigit():
+        return min(max(int(values[0]), 1), 3600)
+    return DEFAULT_REFRESH_SECONDS
 
 
 def _respond(
