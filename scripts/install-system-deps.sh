@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs, only those missing:
 # prometheus (prometheus + promtool), prometheus-alertmanager (amtool), chromium
-# (landing-page browser test) and docker-compose (validates docker-compose.yaml).
+# and chromium-driver (landing-page browser test) and docker-compose (validates docker-compose.yaml).
 set -euo pipefail
 
 declare -A program_of=(
   [prometheus]=promtool
   [prometheus-alertmanager]=amtool
   [chromium]=chromium
+  [chromium-driver]=chromedriver
   [docker-compose]=docker-compose
 )
 missing=()
