@@ -54,6 +54,7 @@ class _Handler(BaseHTTPRequestHandler):
         agent = self.server.agent
         request = urlsplit(self.path).path.rstrip("/").rpartition("/")[2] or "probe"
         agent.requests.append(self.path)
+        agent.headers.append(dict(self.headers))
         reply = agent.reply_for(request)
         if reply is None:
             reply = agent.forward(self.path)
@@ -108,6 +109,7 @@ class FaultyAgent:
     def __init__(self, upstream: str | None = None, port: int = 0) -> None:
         self.upstream = upstream
         self.requests: list[str] = []
+        self.headers: list[dict[str, str]] = []
         self.stopping = threading.Event()
         self._replies: dict[str, list[Reply]] = {}
         self._lock = threading.Lock()

@@ -1,0 +1,243 @@
+"""TLS and basic auth from --web.config.file, secrets that never leak, /probe limited to configured agents,
+and a container that runs as a non-root user on a read-only root file system."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import ssl
+import subprocess
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import bcrypt
+import pytest
+import requests
+import yaml
+
+from factorydash.config import parse_config
+from factorydash.exporter import Exporter
+from factorydash.web import ExporterApp, WebServer
+from factorydash.webconfig import BasicAuthChecker, parse_web_config
+from tests.conftest import ROOT, require_program
+from tests.exporter import agentdocs
+
+from .agents import REFUSE, FaultyAgent, Reply, wait_until
+
+PASSWORD = "correct horse battery staple"
+ENDPOINTS = [("GET", "metrics"), ("GET", ""), ("GET", "-/healthy"), ("GET", "config"), ("GET", "probe?target=a"), ("POST", "-/reload")]
+
+
+def make_certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    openssl = require_program("openssl")
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", f"/CN={name}",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=30,
+    )
+    return cert, key
+
+
+def idle_exporter(url: str = "http://127.0.0.1:9/") -> Exporter:
+    return Exporter(parse_config(f'agents:\n  - {{name: a, url: "{url}"}}\n'))
+
+
+def serve(tmp_path: Path, web_config: str) -> WebServer:
+    config = parse_web_config(web_config, base_dir=tmp_path)
+    auth = BasicAuthChecker(config.users) if config.requires_auth else None
+    server = WebServer(ExporterApp(idle_exporter(), auth=auth), "127.0.0.1", 0, config.tls.context() if config.tls else None)
+    server.start()
+    return server
+
+
+@pytest.fixture
+def https(tmp_path: Path) -> Iterator[tuple[WebServer, Path]]:
+    cert, _ = make_certificate(tmp_path, "server")
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    server = serve(
+        tmp_path,
+        f"tls_server_config: {{cert_file: server.crt, key_file: server.key, min_version: TLS12}}\n"
+        f"basic_auth_users: {{prometheus: '{hashed}'}}\n",
+    )
+    yield server, cert
+    server.stop()
+
+
+def test_https_with_the_right_password_serves_every_endpoint(https) -> None:
+    server, cert = https
+    assert server.url.startswith("https://")
+    response = requests.get(server.url + "metrics", auth=("prometheus", PASSWORD), verify=str(cert), timeout=5)
+    assert response.status_code == 200
+    assert "mtconnect_agent_up" in response.text
+
+
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+@pytest.mark.parametrize(
+    "auth", [None, ("prometheus", "wrong"), ("nobody", PASSWORD), ("prometheus", "x" * 100)], ids=["none", "wrong-password", "unknown-user", "overlong"]
+)
+def test_every_endpoint_refuses_missing_or_wrong_credentials_with_401(https, method: str, path: str, auth) -> None:
+    server, cert = https
+    response = requests.request(method, server.url + path, auth=auth, verify=str(cert), timeout=5)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith('Basic realm="factorydash"')
+    assert "mtconnect" not in response.text
+
+
+def test_plain_http_to_the_https_port_gets_nothing(https) -> None:
+    server, _ = https
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(server.url.replace("https://", "http://") + "metrics", timeout=5)
+
+
+def test_an_untrusted_certificate_is_refused_by_a_verifying_client(https) -> None:
+    server, _ = https
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(server.url + "metrics", auth=("prometheus", PASSWORD), timeout=5)
+
+
+def test_min_version_tls13_refuses_a_tls12_client(tmp_path: Path) -> None:
+    cert, _ = make_certificate(tmp_path, "server")
+    server = serve(tmp_path, "tls_server_config: {cert_file: server.crt, key_file: server.key, min_version: TLS13}\n")
+    try:
+        host, port = server.host, server.port
+        tls12 = ssl.create_default_context(cafile=str(cert))
+        tls12.maximum_version = ssl.TLSVersion.TLSv1_2
+        with pytest.raises(ssl.SSLError):
+            import socket
+
+            with socket.create_connection((host, port), timeout=5) as raw, tls12.wrap_socket(raw, server_hostname=host):
+                pass
+        assert requests.get(server.url + "-/healthy", verify=str(cert), timeout=5).status_code == 200
+    finally:
+        server.stop()
+
+
+def test_a_client_ca_requires_a_client_certificate_signed_by_it(tmp_path: Path) -> None:
+    cert, _ = make_certificate(tmp_path, "server")
+    client_cert, client_key = make_certificate(tmp_path, "client")
+    server = serve(
+        tmp_path,
+        "tls_server_config: {cert_file: server.crt, key_file: server.key, client_ca_file: client.crt,"
+        " client_auth_type: RequireAndVerifyClientCert}\n",
+    )
+    try:
+        with pytest.raises((requests.exceptions.SSLError, requests.exceptions.ConnectionError)):
+            requests.get(server.url + "-/healthy", verify=str(cert), timeout=5)
+        response = requests.get(
+            server.url + "-/healthy", verify=str(cert), cert=(str(client_cert), str(client_key)), timeout=5
+        )
+        assert response.status_code == 200
+    finally:
+        server.stop()
+
+
+# -- secrets ---------------------------------------------------------------------------------
+
+
+def test_agent_credentials_and_header_secrets_never_appear_in_any_output(
+    tmp_path: Path, scripted: FaultyAgent, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password, token = f"pw-{uuid.uuid4().hex}", f"tok-{uuid.uuid4().hex}"
+    monkeypatch.setenv("AGENT_PASSWORD", password)
+    (tmp_path / "token").write_text(token + "\n")
+    config = parse_config(
+        f"""
+defaults: {{poll_interval: 20ms, timeout: 300ms}}
+agents:
+  - name: guarded
+    url: "{scripted.url}"
+    basic_auth: {{username: reader, password: {{env: AGENT_PASSWORD}}}}
+    headers: {{X-Api-Key: {{file: token}}}}
+""",
+        base_dir=tmp_path,
+    )
+    scripted.script(
+        "probe",
+        Reply(b"<html><body>401 Authorization Required</body></html>", 401, "text/html"),
+        REFUSE,
+        Reply(agentdocs.error("INTERNAL_ERROR", "try again"), 500),
+        Reply(b"<MTConnectDevices><broken", 200),
+        Reply(agentdocs.probe()),
+    )
+    scripted.script("current", Reply(agentdocs.current_mill()))
+    scripted.script("sample", Reply(b"", 503))
+    exporter = Exporter(config)
+    server = WebServer(ExporterApp(exporter), "127.0.0.1", 0)
+    outputs: list[str] = []
+    with caplog.at_level(logging.DEBUG):
+        exporter.start()
+        server.start()
+        try:
+            state = exporter.agents["guarded"].state
+            errors_seen: set[str] = set()
+
+            def every_fault_seen() -> bool:
+                with state.lock:
+                    outputs.append(state.last_error)
+                    errors_seen.update(state.counters.errors)
+                return {"http_status", "connection", "mtconnect_internal_error", "invalid_document"} <= errors_seen
+
+            wait_until(every_fault_seen, timeout=10)
+            for path in ("metrics", "", "config", "probe?target=guarded", "-/healthy"):
+                outputs.append(requests.get(server.url + path, timeout=5).text)
+        finally:
+            server.stop()
+            exporter.stop()
+    outputs.append(caplog.text)
+    outputs.append(repr(config))
+    outputs.append(json.dumps(config.redacted(), default=str))
+    sent = scripted.headers[-1]
+    assert sent["X-Api-Key"] == token  # the agent did get the secrets...
+    assert base64.b64decode(sent["Authorization"].split()[1]).decode() == f"reader:{password}"
+    for output in outputs:  # ...and no output shows them
+        assert password not in output and token not in output
+    assert '"password": "<secret>"' in json.dumps(config.redacted())
+
+
+# -- /probe ----------------------------------------------------------------------------------
+
+
+def test_probe_accepts_only_configured_agent_names_and_never_fetches_a_given_url(scripted: FaultyAgent) -> None:
+    server = WebServer(ExporterApp(idle_exporter()), "127.0.0.1", 0)
+    server.start()
+    try:
+        assert requests.get(server.url + "probe?target=a", timeout=5).status_code == 200
+        for query in (
+            "target=" + urllib.parse.quote(scripted.url + "probe"),
+            "target=b",
+            "target=a&target=a",
+            "",
+            "target=",
+        ):
+            response = requests.get(server.url + "probe?" + query, timeout=5)
+            assert response.status_code == 400, query
+            assert response.text.count("\n") == 1
+    finally:
+        server.stop()
+    assert scripted.requests == []
+
+
+# -- the container ---------------------------------------------------------------------------
+
+
+def test_the_exporter_image_runs_as_a_non_root_user() -> None:
+    dockerfile = (ROOT / "exporter" / "Dockerfile").read_text()
+    final_stage = dockerfile.rsplit("\nFROM ", 1)[1]
+    users = [line.split(None, 1)[1].strip() for line in final_stage.splitlines() if line.startswith("USER ")]
+    assert users, "the final stage sets no USER: it would run as root"
+    user = users[-1].split(":")[0]
+    assert user not in ("root", "0")
+    assert "PYTHONDONTWRITEBYTECODE=1" in final_stage  # nothing written next to the code at runtime
+
+
+def test_compose_runs_the_exporter_on_a_read_only_root_file_system() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+    exporter = compose["services"]["exporter"]
+    assert exporter.get("read_only") is True
+    assert "ALL" in exporter.get("cap_drop", [])
+    assert str(exporter.get("user", "image default")).split(":")[0] not in ("root", "0")
