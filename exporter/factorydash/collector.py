@@ -1,8 +1,17 @@
-"""Agent state -> Prometheus metric families, built at scrape time.
+"""Agent state -> Prometheus text exposition, built at scrape time.
 
 `FactorydashCollector.collect()` reads each agent's state under that agent's
 lock (a consistent view per agent) and yields metric families; it never
 sets global metrics and is registered on a private registry only.
+
+The families carry their samples as lines of the text format: label strings
+of data-item series are rendered once per tracker and kept on it, so a scrape
+of 100,000 series costs about a microsecond per series instead of the ~15 us
+of prometheus_client's generic path (a dict of labels, sorted and escaped per
+sample). `render_metrics` writes a registry with these lines as they are;
+`RenderedFamily.samples` parses them back for anyone who wants
+prometheus_client's objects (generate_latest gives the same bytes, a test
+checks it).
 """
 
 from __future__ import annotations
@@ -11,8 +20,11 @@ import platform
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
-from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
 from . import __version__
 from .planning import DevicePlan
@@ -24,34 +36,117 @@ from .state import (
     SampleTracker,
     StateTracker,
     TextEventTracker,
+    Tracker,
 )
 
 DATA_ITEM_LABELS = ("agent", "device", "component", "component_id", "data_item_id", "name", "sub_type")
 _AXES = ("x", "y", "z")
 
 PlanLookup = Callable[[str, str], DevicePlan]
+Pairs = tuple[tuple[str, str], ...]
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+
+
+def render_labels(pairs: Iterable[tuple[str, str]]) -> str:
+    """`{name="value",...}` sorted by name and escaped, exactly as prometheus_client writes them."""
+    return "{" + ",".join(f'{name}="{_escape(value)}"' for name, value in sorted(pairs)) + "}"
+
+
+def tracker_labels(state: AgentState, tracker: Tracker, extra: Pairs = ()) -> str:
+    """The rendered labels of a data-item series, cached on its tracker (bounded extras only)."""
+    if not extra:
+        text = tracker.rendered_labels
+        if not text:
+            text = tracker.rendered_labels = _uncached_labels(state, tracker, ())
+        return text
+    cache = tracker.rendered_extra_labels
+    if cache is None:
+        cache = tracker.rendered_extra_labels = {}
+    text = cache.get(extra)
+    if text is None:
+        text = cache[extra] = _uncached_labels(state, tracker, extra)
+    return text
+
+
+def _uncached_labels(state: AgentState, tracker: Tracker, extra: Pairs) -> str:
+    """For unbounded extras (DATA_SET keys, alarm messages, event values): never kept."""
+    return render_labels((*zip(DATA_ITEM_LABELS, state.item_labels(tracker.item)), *extra))
+
+
+class RenderedFamily:
+    """A metric family whose samples are lines of the text format (`name{labels} value`)."""
+
+    __slots__ = ("name", "documentation", "type", "unit", "lines")
+
+    def __init__(self, name: str, documentation: str, kind: str) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.type = kind
+        self.unit = ""
+        self.lines: list[str] = []
+
+    def add(self, sample_name: str, labels: str, value: float) -> None:
+        self.lines.append(f"{sample_name}{labels} {floatToGoString(value)}\n")
+
+    def text(self) -> str:
+        name = self.name + "_total" if self.type == "counter" else self.name
+        documentation = self.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        return f"# HELP {name} {documentation}\n# TYPE {name} {self.type}\n" + "".join(self.lines)
+
+    @property
+    def samples(self) -> list[Sample]:
+        """prometheus_client's view of the lines (slow; for generic consumers and tests)."""
+        return [sample for family in text_string_to_metric_families(self.text()) for sample in family.samples]
+
+
+class _Listed:
+    def __init__(self, families: list) -> None:
+        self.families = families
+
+    def collect(self) -> list:
+        return self.families
+
+
+def render_metrics(registry: Collector) -> bytes:
+    """generate_latest, except that pre-rendered families are written as they are."""
+    parts: list[bytes] = []
+    generic: list = []
+    for family in registry.collect():
+        if isinstance(family, RenderedFamily):
+            if generic:
+                parts.append(generate_latest(_Listed(generic)))
+                generic = []
+            parts.append(family.text().encode())
+        else:
+            generic.append(family)
+    if generic:
+        parts.append(generate_latest(_Listed(generic)))
+    return b"".join(parts)
 
 
 class Families:
     """Metric families by name, created on first use (so empty families are never exposed)."""
 
     def __init__(self) -> None:
-        self._families: dict[str, Metric] = {}
+        self._families: dict[str, RenderedFamily] = {}
 
-    def get(self, name: str, documentation: str, kind: str) -> Metric:
+    def get(self, name: str, documentation: str, kind: str) -> RenderedFamily:
         family = self._families.get(name)
         if family is None:
-            family = self._families[name] = Metric(name, documentation, kind)
+            family = self._families[name] = RenderedFamily(name, documentation, kind)
         return family
 
-    def gauge(self, name: str, documentation: str, labels: dict[str, str], value: float) -> None:
-        self.get(name, documentation, "gauge").add_sample(name, labels, value)
+    def gauge(self, name: str, documentation: str, labels: str, value: float) -> None:
+        self.get(name, documentation, "gauge").add(name, labels, value)
 
-    def counter(self, name: str, documentation: str, labels: dict[str, str], value: float) -> None:
+    def counter(self, name: str, documentation: str, labels: str, value: float) -> None:
         base = name.removesuffix("_total")
-        self.get(base, documentation, "counter").add_sample(base + "_total", labels, value)
+        self.get(base, documentation, "counter").add(base + "_total", labels, value)
 
-    def __iter__(self) -> Iterator[Metric]:
+    def __iter__(self) -> Iterator[RenderedFamily]:
         return iter(self._families.values())
 
 
@@ -60,15 +155,15 @@ class FactorydashCollector(Collector):
         self._states = states
         self._plan_for = plan_for
 
-    def describe(self) -> list[Metric]:
+    def describe(self) -> list[RenderedFamily]:
         return []  # the metric set depends on the agents: never collect at registration time
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterator[RenderedFamily]:
         families = Families()
         families.gauge(
             "factorydash_build_info",
             "factorydash version and the Python it runs on; always 1.",
-            {"version": __version__, "python_version": platform.python_version()},
+            render_labels((("version", __version__), ("python_version", platform.python_version()))),
             1,
         )
         families.get("mtconnect_agent_up", "1 if the last exchange with the agent succeeded, else 0.", "gauge")
@@ -80,21 +175,23 @@ class FactorydashCollector(Collector):
     # -- agent -----------------------------------------------------------------
 
     def _collect_agent(self, state: AgentState, families: Families) -> None:
-        agent = {"agent": state.name}
+        agent = render_labels((("agent", state.name),))
         families.gauge("mtconnect_agent_up", "", agent, 1 if state.up else 0)
         header = state.header
         if header is not None:
             families.gauge(
                 "mtconnect_agent_info",
                 "Identity of the agent: instance, software version, schema version, sender; always 1.",
-                {
-                    "agent": state.name,
-                    "url": state.url,
-                    "instance_id": header.instance_id,
-                    "version": header.version,
-                    "schema_version": state.schema_version,
-                    "sender": header.sender,
-                },
+                render_labels(
+                    (
+                        ("agent", state.name),
+                        ("url", state.url),
+                        ("instance_id", header.instance_id),
+                        ("version", header.version),
+                        ("schema_version", state.schema_version),
+                        ("sender", header.sender),
+                    )
+                ),
                 1,
             )
             if header.buffer_size is not None:
@@ -126,16 +223,21 @@ class FactorydashCollector(Collector):
             "mtconnect_agent_request_errors", "Failed exchanges with the agent by reason.", "counter"
         )
         for reason, count in sorted(counters.errors.items()):
-            errors.add_sample("mtconnect_agent_request_errors_total", {"agent": state.name, "reason": reason}, count)
+            errors.add(
+                "mtconnect_agent_request_errors_total", render_labels((("agent", state.name), ("reason", reason))), count
+            )
         durations = families.get(
             "mtconnect_agent_request_duration_seconds", "Duration of requests to the agent by request.", "histogram"
         )
         for request, histogram in sorted(counters.durations.items()):
-            labels = {"agent": state.name, "request": request}
+            pairs = (("agent", state.name), ("request", request))
             for bound, count in histogram.cumulative():
-                durations.add_sample("mtconnect_agent_request_duration_seconds_bucket", {**labels, "le": bound}, count)
-            durations.add_sample("mtconnect_agent_request_duration_seconds_count", labels, histogram.total)
-            durations.add_sample("mtconnect_agent_request_duration_seconds_sum", labels, histogram.sum)
+                durations.add(
+                    "mtconnect_agent_request_duration_seconds_bucket", render_labels((*pairs, ("le", bound))), count
+                )
+            labels = render_labels(pairs)
+            durations.add("mtconnect_agent_request_duration_seconds_count", labels, histogram.total)
+            durations.add("mtconnect_agent_request_duration_seconds_sum", labels, histogram.sum)
         lag = state.sequence_lag()
         if lag is not None:
             families.gauge(
@@ -152,21 +254,20 @@ class FactorydashCollector(Collector):
         self._collect_devices(state, families)
         agent_now = state.agent_time()
         for tracker in state.trackers.values():
-            labels = dict(zip(DATA_ITEM_LABELS, tracker.labels))
             if isinstance(tracker, SampleTracker):
-                _sample(tracker, labels, families)
+                _sample(state, tracker, families)
             elif isinstance(tracker, StateTracker):
-                _state(tracker, labels, families, agent_now)
+                _state(state, tracker, families, agent_now)
             elif isinstance(tracker, ConditionTracker):
-                _condition(tracker, labels, families)
+                _condition(state, tracker, families)
             elif isinstance(tracker, NumericEventTracker):
-                _numeric_event(tracker, labels, families)
+                _numeric_event(state, tracker, families)
             elif isinstance(tracker, TextEventTracker):
                 if tracker.value is not None:
                     families.gauge(
                         "mtconnect_event_info",
                         "Current value of a free-text event enabled in the config; always 1.",
-                        {**labels, "event": tracker.item.type, "value": tracker.value},
+                        _uncached_labels(state, tracker, (("event", tracker.item.type), ("value", tracker.value))),
                         1,
                     )
 
@@ -179,17 +280,20 @@ class FactorydashCollector(Collector):
             and tracker.item.component in ("Device", "Agent")
         }
         for device in state.devices:
-            labels = {"agent": state.name, "device": device.name}
+            pairs = (("agent", state.name), ("device", device.name))
+            labels = render_labels(pairs)
             families.gauge(
                 "mtconnect_device_info",
                 "Identity of the device from the agent's probe; always 1.",
-                {
-                    **labels,
-                    "uuid": device.uuid,
-                    "manufacturer": device.manufacturer,
-                    "model": device.model,
-                    "serial_number": device.serial_number,
-                },
+                render_labels(
+                    (
+                        *pairs,
+                        ("uuid", device.uuid),
+                        ("manufacturer", device.manufacturer),
+                        ("model", device.model),
+                        ("serial_number", device.serial_number),
+                    )
+                ),
                 1,
             )
             tracker = availability.get(device.name)
@@ -227,80 +331,81 @@ class FactorydashCollector(Collector):
                 )
 
 
-def _sample(tracker: SampleTracker, labels: dict[str, str], families: Families) -> None:
+def _sample(state: AgentState, tracker: SampleTracker, families: Families) -> None:
     documentation = f"MTConnect {tracker.item.type} {tracker.item.category.lower()} values, in base units."
     if tracker.vector is not None:
         for axis, value in zip(_AXES, tracker.vector):
-            families.gauge(tracker.metric, documentation, {**labels, "axis": axis}, value)
+            families.gauge(tracker.metric, documentation, tracker_labels(state, tracker, (("axis", axis),)), value)
     elif tracker.value is not None:
-        families.gauge(tracker.metric, documentation, labels, tracker.value)
+        families.gauge(tracker.metric, documentation, tracker_labels(state, tracker), tracker.value)
     for key, value in tracker.entries.items():
-        families.gauge(tracker.metric, documentation, {**labels, "key": key}, value)
+        families.gauge(tracker.metric, documentation, _uncached_labels(state, tracker, (("key", key),)), value)
 
 
-def _state(tracker: StateTracker, labels: dict[str, str], families: Families, agent_now: float) -> None:
+def _state(state: AgentState, tracker: StateTracker, families: Families, agent_now: float) -> None:
     base = tracker.metric  # mtconnect_<type>_state
     kind = tracker.item.type
     seconds = tracker.seconds_at(agent_now)
     for value in tracker.all_states():
-        state_labels = {**labels, "state": value}
+        labels = tracker_labels(state, tracker, (("state", value),))
         families.gauge(
-            base, f"1 for the current {kind} value, 0 for every other.", state_labels,
-            1 if tracker.current == value else 0,
+            base, f"1 for the current {kind} value, 0 for every other.", labels, 1 if tracker.current == value else 0
         )
         families.counter(
             base + "_seconds_total",
             f"Seconds spent in each {kind} value, from the agent's timestamps.",
-            state_labels,
+            labels,
             seconds.get(value, 0.0),
         )
         families.counter(
-            base + "_transitions_total", f"Entries into each {kind} value.", state_labels,
-            tracker.transitions.get(value, 0),
+            base + "_transitions_total", f"Entries into each {kind} value.", labels, tracker.transitions.get(value, 0)
         )
 
 
-def _condition(tracker: ConditionTracker, labels: dict[str, str], families: Families) -> None:
-    condition = {**labels, "condition": tracker.item.type}
+def _condition(state: AgentState, tracker: ConditionTracker, families: Families) -> None:
+    condition = (("condition", tracker.item.type),)
     for level in CONDITION_LEVELS:
         families.gauge(
             "mtconnect_condition_level",
             "1 for the condition's highest active level (normal, warning, fault, unavailable), 0 for the others.",
-            {**condition, "level": level},
+            tracker_labels(state, tracker, (*condition, ("level", level))),
             1 if tracker.level == level else 0,
         )
     for level in ("warning", "fault"):
         families.counter(
             "mtconnect_condition_activations_total",
             "Onsets of warning and fault activations of the condition.",
-            {**condition, "level": level},
+            tracker_labels(state, tracker, (*condition, ("level", level))),
             tracker.activations[level],
         )
     for activation in tracker.active.values():
         families.gauge(
             "mtconnect_condition_active",
             "1 for each active warning or fault activation, with its native code and message.",
-            {
-                **condition,
-                "level": activation.level,
-                "native_code": activation.native_code,
-                "native_severity": activation.native_severity,
-                "qualifier": activation.qualifier,
-                "message": activation.message,
-            },
+            _uncached_labels(
+                state,
+                tracker,
+                (
+                    *condition,
+                    ("level", activation.level),
+                    ("native_code", activation.native_code),
+                    ("native_severity", activation.native_severity),
+                    ("qualifier", activation.qualifier),
+                    ("message", activation.message),
+                ),
+            ),
             1,
         )
 
 
-def _numeric_event(tracker: NumericEventTracker, labels: dict[str, str], families: Families) -> None:
+def _numeric_event(state: AgentState, tracker: NumericEventTracker, families: Families) -> None:
+    labels = tracker_labels(state, tracker)
     if tracker.value is not None:
         families.gauge(tracker.metric, f"MTConnect {tracker.item.type} event value.", labels, tracker.value)
     if tracker.counts_parts:
         families.counter(
             "mtconnect_parts_total",
             "Parts counted from increases of PART_COUNT, across controller resets.",
-            # A PART_COUNT without subType counts ALL parts (the standard's default): rules can rely on it.
-            {**labels, "sub_type": labels["sub_type"] or "ALL"},
+            labels,
             tracker.parts_total,
         )
-

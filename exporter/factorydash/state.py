@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from .parser import DataItem, Device, DevicesDocument, Header, Observation, StreamsDocument, parse_timestamp
 from .units import metric_name, unit_for
@@ -71,9 +73,14 @@ class SeriesBudget:
 class Tracker:
     item: DataItem
     metric: str
-    labels: tuple[str, ...]  # agent, device, component, component_id, data_item_id, name, sub_type
     budget: SeriesBudget
     static_series: int = 1
+    # The collector's rendered label strings of this item's series, kept as long as the tracker
+    # (one string per tracker, and a dict only for items with extra labels such as `state`).
+    rendered_labels: str = field(default="", kw_only=True, repr=False, compare=False)
+    rendered_extra_labels: dict[tuple[tuple[str, str], ...], str] | None = field(
+        default=None, kw_only=True, repr=False, compare=False
+    )
 
     def apply(self, observation: Observation, state: AgentState) -> None:
         raise NotImplementedError  # every tracker kind overrides apply
@@ -82,17 +89,31 @@ class Tracker:
         self.budget.release(self.static_series)
 
 
+# Shared by every tracker without DATA_SET/TABLE keys: an empty dict each would cost 64 bytes per series.
+_NO_ENTRIES: Mapping[str, float] = MappingProxyType({})
+
+
 @dataclass(slots=True)
 class SampleTracker(Tracker):
     """A numeric SAMPLE: VALUE, 3D, TIME_SERIES (latest) or DATA_SET/TABLE entries."""
 
     scale: float = 1.0
+    plain: bool = False  # a single number (VALUE representation, not 3D): the hot path
     value: float | None = None
     vector: tuple[float, ...] | None = None
-    entries: dict[str, float] = field(default_factory=dict)
+    entries: Mapping[str, float] = field(default_factory=lambda: _NO_ENTRIES)  # replaced, never changed in place
 
     def apply(self, observation: Observation, state: AgentState) -> None:
         text = observation.value
+        if self.plain and observation.entries is None:
+            try:
+                number = float(text)
+            except ValueError:
+                pass  # UNAVAILABLE, text with spaces, garbage: the general path below
+            else:
+                if number - number == 0:  # finite (inf - inf and nan - nan are nan)
+                    self.value = number * self.scale
+                    return
         representation = self.item.representation
         if observation.entries is not None or representation in ("DATA_SET", "TABLE"):
             self._apply_entries(observation, state)
@@ -514,47 +535,43 @@ class AgentState:
                     ", ".join(dropped[:10]),
                 )
 
-    def _make_tracker(self, item: DataItem) -> Tracker | None:
+    def item_labels(self, item: DataItem) -> tuple[str, ...]:
+        """Label values of a data item's series: agent, device, component, component_id, data_item_id, name, sub_type."""
         limit = self.settings_label_limit
-        labels = tuple(
+        return tuple(
             _cap(value, limit)
-            for value in (
-                self.name,
-                item.device,
-                item.component,
-                item.component_id,
-                item.id,
-                item.name,
-                item.sub_type,
-            )
+            for value in (self.name, item.device, item.component, item.component_id, item.id, item.name, item.sub_type)
         )
+
+    def _make_tracker(self, item: DataItem) -> Tracker | None:
         unit = unit_for(item.units)
         if item.category == "SAMPLE":
-            metric = metric_name(item.type, item.units)
+            metric = sys.intern(metric_name(item.type, item.units))  # one string per metric, not per item
             three_d = item.type.endswith("_3D") or item.units.endswith("_3D") or item.type in (
                 "PATH_POSITION",
                 "ORIENTATION",
             )
-            return SampleTracker(item, metric, labels, self.budget, 3 if three_d else 1, unit.scale)
+            plain = not three_d and item.representation == "VALUE"
+            return SampleTracker(item, metric, self.budget, 3 if three_d else 1, unit.scale, plain)
         if item.category == "CONDITION":
-            return ConditionTracker(item, "mtconnect_condition", labels, self.budget, len(CONDITION_LEVELS) + 1)
+            return ConditionTracker(item, "mtconnect_condition", self.budget, len(CONDITION_LEVELS) + 1)
         if item.category != "EVENT":
             return None
         vocabulary = CLOSED_VOCABULARIES.get(item.type)
         if vocabulary is not None:
             return StateTracker(
-                item, metric_name(item.type, "") + "_state", labels, self.budget, 3 * len(vocabulary), vocabulary
+                item, sys.intern(metric_name(item.type, "") + "_state"), self.budget, 3 * len(vocabulary), vocabulary
             )
         if item.representation in ("DATA_SET", "TABLE"):
-            return SampleTracker(item, metric_name(item.type, item.units), labels, self.budget, 0, unit.scale)
+            return SampleTracker(item, sys.intern(metric_name(item.type, item.units)), self.budget, 0, unit.scale)
         if item.type in NUMERIC_EVENT_TYPES or item.units:
             counts_parts = item.type == "PART_COUNT"
             return NumericEventTracker(
-                item, metric_name(item.type, item.units), labels, self.budget, 2 if counts_parts else 1,
+                item, sys.intern(metric_name(item.type, item.units)), self.budget, 2 if counts_parts else 1,
                 unit.scale, counts_parts=counts_parts,
             )
         if item.type in self.settings.event_info_types:
-            return TextEventTracker(item, "mtconnect_event_info", labels, self.budget, 1)
+            return TextEventTracker(item, "mtconnect_event_info", self.budget, 1)
         return None
 
     # -- applying documents --------------------------------------------------
@@ -588,23 +605,27 @@ class AgentState:
             self._note_header(document.header)
             trackers = self.trackers
             unknown = 0
+            devices: set[str] = set()
             for observation in document.observations:
                 tracker = trackers.get(observation.data_item_id)
                 if tracker is not None:
                     tracker.apply(observation, self)
+                    devices.add(tracker.item.device)
                 elif observation.data_item_id not in self.declared_items:
                     unknown += 1
             self.counters.observations += len(document.observations)
-            self._note_devices(document.observations)
+            self._note_seen(devices)
             if unknown:
                 log.warning("agent=%s %d observations of undeclared data items: re-probing", self.name, unknown)
                 self.needs_probe = True
 
     def _note_devices(self, observations: tuple[Observation, ...]) -> None:
-        now = time.time()
         trackers = self.trackers
-        seen = {trackers[o.data_item_id].item.device for o in observations if o.data_item_id in trackers}
-        for device in seen:
+        self._note_seen({trackers[o.data_item_id].item.device for o in observations if o.data_item_id in trackers})
+
+    def _note_seen(self, devices: set[str]) -> None:
+        now = time.time()
+        for device in devices:
             self.device_last_observation[device] = now
 
     def _note_header(self, header: Header) -> None:

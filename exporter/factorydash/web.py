@@ -23,13 +23,13 @@ from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from .collector import FactorydashCollector
+from .collector import FactorydashCollector, render_metrics
 from .exporter import Exporter
 from .landing import DEFAULT_REFRESH_SECONDS, render_landing_page
 from .webconfig import REALM, BasicAuthChecker
@@ -87,7 +87,7 @@ class ExporterApp:
             return _text(start_response, "500 Internal Server Error", "Internal error, see the exporter log\n")
 
     def _metrics(self, environ: dict, start_response: StartResponse, registry: CollectorRegistry) -> Iterable[bytes]:
-        body = generate_latest(registry)
+        body = render_metrics(registry)
         headers = [("Content-Type", CONTENT_TYPE_PLAIN_0_0_4)]
         if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
             body = gzip.compress(body, compresslevel=1)
