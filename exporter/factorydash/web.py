@@ -199,8 +199,8 @@ class WebServer:
 
 def parse_listen_address(text: str) -> tuple[str, int]:
     """`HOST:PORT`, `:PORT` (all interfaces) or `[::1]:PORT`."""
-    host, _, port = text.rpartition(":")
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"invalid listen address {text!r}: expected HOST:PORT")
     host = host.strip("[]") or "0.0.0.0"
     return host, int(port)

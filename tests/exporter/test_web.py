@@ -1,0 +1,129 @@
+"""The WSGI app without sockets, the web config (exporter-toolkit format) and basic auth."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import bcrypt
+import pytest
+
+from factorydash.config import ConfigError, parse_config
+from factorydash.exporter import Exporter
+from factorydash.web import ExporterApp, parse_listen_address
+from factorydash.webconfig import NO_WEB_CONFIG, BasicAuthChecker, parse_web_config
+
+HASH = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
+
+
+def call(app: ExporterApp, path: str, method: str = "GET", query: str = "", auth: str | None = None):
+    captured: dict[str, object] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        captured["status"], captured["headers"] = status, dict(headers)
+
+    environ = {"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": method}
+    if auth is not None:
+        environ["HTTP_AUTHORIZATION"] = auth
+    body = b"".join(app(environ, start_response))
+    return captured["status"], captured["headers"], body
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.fixture
+def exporter() -> Exporter:
+    return Exporter(parse_config('agents:\n  - {name: line1, url: "http://127.0.0.1:9/"}\n'))
+
+
+def test_a_reload_that_fails_answers_500_with_the_reason_and_the_old_config_is_kept(exporter: Exporter) -> None:
+    def reload() -> None:
+        raise ConfigError(["agents: at least one agent is required"])
+
+    status, _, body = call(ExporterApp(exporter, reload), "/-/reload", "POST")
+    assert status.startswith("500")
+    assert body == b"reload failed, old config kept:\nagents: at least one agent is required\n"
+    assert list(exporter.agents) == ["line1"]
+
+
+def test_reload_needs_post_and_a_config_file(exporter: Exporter) -> None:
+    assert call(ExporterApp(exporter, lambda: None), "/-/reload")[0].startswith("405")
+    assert call(ExporterApp(exporter), "/-/reload", "POST")[0].startswith("400")
+    assert call(ExporterApp(exporter, lambda: None), "/-/reload", "POST")[2] == b"Reloaded\n"
+
+
+@pytest.mark.parametrize("query", ["target=http%3A%2F%2F169.254.169.254%2F", "target=other", "", "target=line1&target=line1"])
+def test_probe_refuses_anything_but_one_configured_agent_name(exporter: Exporter, query: str) -> None:
+    status, _, body = call(ExporterApp(exporter), "/probe", query=query)
+    assert status.startswith("400")
+    assert body.count(b"\n") == 1
+
+
+def test_with_basic_auth_every_path_needs_credentials(exporter: Exporter) -> None:
+    app = ExporterApp(exporter, auth=BasicAuthChecker({"prom": HASH.encode()}))
+    for path in ("/metrics", "/", "/-/healthy", "/config", "/probe", "/nothing"):
+        status, headers, _ = call(app, path)
+        assert status.startswith("401") and headers["WWW-Authenticate"].startswith("Basic ")
+    assert call(app, "/-/healthy", auth=basic("prom", "s3cret"))[0].startswith("200")
+    assert call(app, "/-/healthy", auth=basic("prom", "S3cret"))[0].startswith("401")
+
+
+@pytest.mark.parametrize(
+    "header", [None, "", "Bearer abc", "Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), basic("prom", "x" * 200)]
+)
+def test_malformed_authorization_headers_are_refused(header: str | None) -> None:
+    assert not BasicAuthChecker({"prom": HASH.encode()}).check(header)
+
+
+def test_accepted_credentials_are_remembered_so_scrapes_do_not_pay_bcrypt_each_time() -> None:
+    slow = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=10))
+    checker = BasicAuthChecker({"prom": slow})
+    assert checker.check(basic("prom", "s3cret"))
+    started = time.perf_counter()
+    for _ in range(20):
+        assert checker.check(basic("prom", "s3cret"))
+    assert time.perf_counter() - started < 0.05
+    assert not checker.check(basic("prom", "wrong"))
+
+
+def test_an_empty_web_config_changes_nothing() -> None:
+    assert parse_web_config("") == NO_WEB_CONFIG
+    assert not parse_web_config(f"basic_auth_users: {{}}\n").requires_auth
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("tls_config: {}", "tls_config: unknown key"),
+        ("tls_server_config: {key_file: k}", "tls_server_config.cert_file: required"),
+        ("tls_server_config: {cert_file: c, key_file: k, min_version: SSL3}", "min_version: 'SSL3' is not one of"),
+        ("tls_server_config: {cert_file: c, key_file: k, cipher_suites: [x]}", "cipher_suites: unknown or unsupported key"),
+        ("tls_server_config: {cert_file: c, key_file: k, client_auth_type: RequireAnyClientCert, client_ca_file: ca}", "is not supported"),
+        ("tls_server_config: {cert_file: c, key_file: k, client_ca_file: ca}", "set client_auth_type too"),
+        ("tls_server_config: {cert_file: c, key_file: k, client_auth_type: RequireAndVerifyClientCert}", "needs a client_ca_file"),
+        ("tls_server_config: {cert_file: c, key_file: k, min_version: TLS13, max_version: TLS12}", "lower than min_version"),
+        ("basic_auth_users: {prom: plaintext-password}", "basic_auth_users.prom: expected a bcrypt hash"),
+        ("basic_auth_users: [prom]", "expected a mapping of user name"),
+        ("tls_server_config: {cert_file: missing.crt, key_file: missing.key}", "cannot load certificate"),
+    ],
+)
+def test_each_invalid_web_config_names_its_key(tmp_path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_web_config(text, source="web.yml", base_dir=tmp_path)
+    assert message in str(caught.value)
+    assert "plaintext-password" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("127.0.0.1:9700", ("127.0.0.1", 9700)), (":9700", ("0.0.0.0", 9700)), ("[::1]:0", ("::1", 0))]
+)
+def test_listen_addresses(text: str, expected: tuple[str, int]) -> None:
+    assert parse_listen_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["9700", "host:port", "host:70000"])
+def test_invalid_listen_addresses_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_listen_address(text)
