@@ -199,7 +199,7 @@ CAPTIVE = b"<!DOCTYPE html><html><body><form action='/login'><input name=user></
     ("reply", "reason"),
     [
         (Reply(PROXY_PAGE, 502, "text/html"), "http_status"),
-        (Reply(CAPTIVE, 200, "text/html"), "invalid_document"),
+        (Reply(CAPTIVE, 200, "text/html"), "forbidden_dtd"),
         (Reply(b"<html><body>Sign in</body></html>", 200, "text/html"), "unexpected_root"),
         (Reply(b"", 200), "invalid_document"),
         (Reply(b"", 503), "http_status"),

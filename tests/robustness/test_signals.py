@@ -118,6 +118,7 @@ def test_sighup_reloads_keeping_unchanged_agents_state_and_rejects_an_invalid_co
     shop: ShopFloor, simulator: str, exporter_process: ExporterProcess
 ) -> None:
     process = exporter_process
+    wait_until(lambda: process.value("mtconnect_agent_up", "line1") == 1)  # /current read: what follows are samples
     shop.advance(60)
     wait_until(lambda: (process.value("mtconnect_agent_observations_total", "line1") or 0) > 0)
     before = process.value("mtconnect_agent_observations_total", "line1")
@@ -142,6 +143,7 @@ def test_post_reload_answers_what_happened_and_keeps_the_old_config_when_the_new
     shop: ShopFloor, simulator: str, exporter_process: ExporterProcess
 ) -> None:
     process = exporter_process
+    wait_until(lambda: process.value("mtconnect_agent_up", "line1") == 1)  # /current read: what follows are samples
     shop.advance(60)
     wait_until(lambda: (process.value("mtconnect_agent_observations_total", "line1") or 0) > 0)
     before = process.value("mtconnect_agent_observations_total", "line1")
