@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -68,8 +69,10 @@ class Exporter:
             self._started = False
             for followed in self.agents.values():
                 followed.follower.stop(timeout=0)
+            # One deadline for all: followers stuck in a request must not add up to seconds.
+            deadline = time.monotonic() + 0.5
             for followed in self.agents.values():
-                followed.follower.stop(timeout=0.5)
+                followed.follower.stop(timeout=max(deadline - time.monotonic(), 0.0))
 
     def reload(self, config: Config) -> None:
         """Apply a new config: unchanged agents keep their state and their follower."""

@@ -94,13 +94,16 @@ def test_sigterm_and_sigint_stop_the_exporter_cleanly_within_a_second_even_with_
     with FaultyAgent() as hanging:
         hanging.script("*", Reply(b"<MTConnectStreams>", cut_after=80, hang=True))
         config = tmp_path / "factorydash.yml"
-        write_config(config, {"line1": simulator, "hanging": hanging.url})
+        write_config(config, {"line1": simulator})
+        with config.open("a") as extra:  # agents hanging far longer than the second we allow for stopping
+            for index in range(3):
+                extra.write(f'  - {{name: hanging{index}, url: "{hanging.url}", timeout: 30s}}\n')
         workdir = tmp_path / "cwd"
         workdir.mkdir()
         process = ExporterProcess(config, workdir)
         try:
             wait_until(lambda: process.value("mtconnect_agent_up", "line1") == 1)
-            wait_until(lambda: len(hanging.requests) > 0)
+            wait_until(lambda: len(hanging.requests) >= 3)  # every hanging agent's follower is stuck in a read
             started = time.monotonic()
             process.process.send_signal(signum)
             code = process.process.wait(timeout=5)
