@@ -152,7 +152,7 @@ class SimulatorServer:
         return f"http://{host}:{port}/"
 
     def start(self) -> SimulatorServer:
-        serve = threading.Thread(target=self._server.serve_forever, name="simulator-http", daemon=True)
+        serve = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="simulator-http", daemon=True)
         self._threads.append(serve)
         if not isinstance(self.floor.clock, ManualClock):
             # Keeps the agent filling its buffer in real time, as a real one does, between requests.
