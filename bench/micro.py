@@ -39,15 +39,16 @@ def fleet_sources(agents: int, items: int) -> list[FleetAgent]:
 def follow_offline(agents: int, items: int, scans: int = 1, sources: list[FleetAgent] | None = None) -> Fleet:
     """States loaded with the probe and the current document, plus `scans` sample scans, as a follower would."""
     budget = SeriesBudget(10_000_000)
+    sources = sources or fleet_sources(agents, items)
     states = []
-    for source in sources or fleet_sources(agents, items):
+    for source in sources:
         state = AgentState(source.name, f"http://standin/{source.name}/", StateSettings(), SeriesBudget(1_000_000, budget))
         state.load_model(parse_document(source.probe))
         state.apply_current(parse_document(source.current(START)), initial=True)
         if scans:
             state.apply_sample(parse_document(source.sample(source.first + items, scans * items, START + scans)))
         states.append(state)
-    return Fleet(sources or [], states)
+    return Fleet(sources, states)
 
 
 def parse_apply_us(items: int = 1000, scans_per_document: int = 10, documents: int = 20, repeats: int = 5) -> float:
