@@ -19,7 +19,6 @@ from factorydash.exporter import Exporter
 from factorydash.follower import AgentFollower, Phase
 from factorydash.simulator import ReplayFloor, SimulatorServer
 from factorydash.state import AgentState, SeriesBudget, StateSettings
-from factorydash.web import ExporterApp
 from tests.exporter import agentdocs
 
 from .agents import FaultyAgent, Reply, agent_config, catch_up, step_until, wait_until

@@ -12,11 +12,12 @@ import time
 import pytest
 
 from factorydash.follower import Phase
-from factorydash.simulator import ShopFloor
+from factorydash.simulator import ShopFloor, SimulatorServer
 from tests.exporter import agentdocs
 from tests.exporter.agentdocs import Obs, ts
 
 from .agents import REFUSE, FaultyAgent, Reply, catch_up, follower_for, free_port, step_until
+from .conftest import START
 
 
 def applied_sequences(follower) -> int:
@@ -141,9 +142,7 @@ def test_a_stream_closed_mid_part_keeps_the_parts_before_it_and_resumes_after_th
 
 
 def test_a_buffer_overrun_while_away_counts_exactly_the_lost_observations_and_resynchronises(proxy: FaultyAgent) -> None:
-    shop = ShopFloor(seed=5, clock="manual", start=agentdocs_start(), machines=1, buffer_size=256)
-    from factorydash.simulator import SimulatorServer
-
+    shop = ShopFloor(seed=5, clock="manual", start=START, machines=1, buffer_size=256)
     with SimulatorServer(shop) as server:
         proxy.upstream = server.url
         follower = follower_for(proxy.url, sample_count=100)
@@ -168,12 +167,6 @@ def test_a_buffer_overrun_while_away_counts_exactly_the_lost_observations_and_re
                 assert tracker.current == value, item_id
         catch_up(follower)
         assert follower.cursor == shop.agent.last_sequence + 1
-
-
-def agentdocs_start():
-    from .conftest import START
-
-    return START
 
 
 ERROR_BODY = agentdocs.error("NO_DEVICE", "Could not find the device 'x'")

@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from factorydash.collector import FactorydashCollector
 from factorydash.follower import Phase
 from factorydash.landing import render_landing_page
 from factorydash.parser import DevicesDocument, ErrorDocument, InvalidDocument, StreamsDocument, parse_document
-from prometheus_client import CollectorRegistry
 from tests.conftest import require_program
 from tests.exporter import agentdocs
 from tests.exporter.agentdocs import Obs, ts

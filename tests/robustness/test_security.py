@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import socket
 import ssl
 import subprocess
 import urllib.parse
@@ -108,8 +109,6 @@ def test_min_version_tls13_refuses_a_tls12_client(tmp_path: Path) -> None:
         tls12 = ssl.create_default_context(cafile=str(cert))
         tls12.maximum_version = ssl.TLSVersion.TLSv1_2
         with pytest.raises(ssl.SSLError):
-            import socket
-
             with socket.create_connection((host, port), timeout=5) as raw, tls12.wrap_socket(raw, server_hostname=host):
                 pass
         assert requests.get(server.url + "-/healthy", verify=str(cert), timeout=5).status_code == 200
