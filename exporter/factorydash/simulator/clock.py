@@ -6,6 +6,7 @@ durations add up exactly and timestamps print without rounding surprises.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import threading
@@ -89,10 +90,15 @@ def from_us(us: int) -> datetime:
     return datetime.fromtimestamp(us // US, UTC).replace(microsecond=us % US)
 
 
+@functools.lru_cache(maxsize=4096)
+def _whole_seconds(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def format_timestamp(us: int, zone: bool = True) -> str:
     """ISO 8601 with microseconds, like cppagent; zone=False mimics the NIST agent."""
     seconds, micros = divmod(us, US)
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}"
+    text = f"{_whole_seconds(seconds)}.{micros:06d}"
     return text + "Z" if zone else text
 
 
