@@ -56,8 +56,9 @@ def serve(tmp_path: Path, web_config: str) -> WebServer:
     return server
 
 
-@pytest.fixture
-def https(tmp_path: Path) -> Iterator[tuple[WebServer, Path]]:
+@pytest.fixture(scope="module")
+def https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WebServer, Path]]:
+    tmp_path = tmp_path_factory.mktemp("https")
     cert, _ = make_certificate(tmp_path, "server")
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
     server = serve(
