@@ -140,7 +140,6 @@ def write_config(directory: Path, server: StandInServer, sources: list[FleetAgen
         "  max_series_total: 10000000",
         "defaults:",
         "  poll_interval: 1s",
-        "  sample_count: 20000",  # one request per poll even after a pause; a real agent's default is 100
         "agents:",
     ]
     for source in sources:
