@@ -729,8 +729,12 @@ def machine() -> Json:
             "older agents.",
             "rotrpm",
             [
-                target(series("mtconnect_rotary_velocity_revolutions_per_minute"), item_legend, ref="A"),
-                target(series("mtconnect_spindle_speed_revolutions_per_minute"), item_legend, ref="B"),
+                target(
+                    f'{series("mtconnect_rotary_velocity_revolutions_per_minute")} '
+                    f'or {series("mtconnect_spindle_speed_revolutions_per_minute")}',
+                    item_legend,
+                    ref="A",
+                ),
             ],
             (0, 22, 12, 8),
         ),
@@ -768,7 +772,8 @@ def machine() -> Json:
         ),
         timeseries(
             "Rotary axis angles",
-            "ANGLE of the rotary axes in degrees.",
+            "ANGLE of the rotary axes in degrees. Empty when the machine has no rotary axes (a 3-axis "
+            "machining centre, say).",
             "degree",
             [target(series("mtconnect_angle_degrees"), item_legend + " {{sub_type}}")],
             (12, 38, 12, 8),
@@ -853,7 +858,8 @@ def machine() -> Json:
         ),
         timeseries(
             "Alarm onsets",
-            "Onsets of Warning and Fault conditions, per condition type, in each interval.",
+            "Onsets of Warning and Fault conditions, per condition type, in each interval. Empty when no "
+            "alarm was raised in the range.",
             "none",
             [
                 target(
@@ -1160,7 +1166,7 @@ def exporter() -> Json:
             [
                 target(f'count by (agent) ({{__name__=~"mtconnect_.+", {AGENT}}})', "{{agent}}", ref="A"),
                 target(
-                    f"sum by (agent) (rate(mtconnect_series_dropped_total{agent_sel}[$__rate_interval])) > 0",
+                    f"sum by (agent) (rate(mtconnect_series_dropped_total{agent_sel}[$__rate_interval]))",
                     "dropped/s {{agent}}",
                     ref="B",
                 ),
