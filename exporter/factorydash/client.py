@@ -79,16 +79,8 @@ class AgentClient:
                     body,
                     time.perf_counter() - started,
                 )
-        except requests.exceptions.Timeout as error:
-            raise AgentRequestError("timeout", f"{request}: timed out after {self.config.timeout:g}s") from error
-        except requests.exceptions.SSLError as error:
-            raise AgentRequestError("tls", f"{request}: TLS error: {_short(error)}") from error
-        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-            if _read_timed_out(error):
-                raise AgentRequestError("timeout", f"{request}: timed out after {self.config.timeout:g}s") from error
-            raise AgentRequestError("connection", f"{request}: {_short(error)}") from error
         except requests.exceptions.RequestException as error:
-            raise AgentRequestError("http", f"{request}: {_short(error)}") from error
+            raise _request_error(request, error, f"timed out after {self.config.timeout:g}s") from error
 
     def stream(self, start: int, count: int, interval_ms: int, heartbeat_ms: int) -> Iterator[bytes]:
         """`sample?interval=`: yields each part's body of the multipart response.
@@ -110,17 +102,22 @@ class AgentClient:
                 yield from iter_multipart(
                     response.iter_content(_CHUNK), match.group(1).encode(), self.max_document_bytes
                 )
-        except requests.exceptions.Timeout as error:
-            raise AgentRequestError("timeout", f"stream: no data for {read_timeout:g}s") from error
-        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-            if _read_timed_out(error):
-                raise AgentRequestError("timeout", f"stream: no data for {read_timeout:g}s") from error
-            raise AgentRequestError("connection", f"stream: {_short(error)}") from error
         except requests.exceptions.RequestException as error:
-            raise AgentRequestError("http", f"stream: {_short(error)}") from error
+            raise _request_error("stream", error, f"no data for {read_timeout:g}s") from error
 
     def close(self) -> None:
         self.session.close()
+
+
+def _request_error(request: str, error: requests.exceptions.RequestException, timed_out: str) -> AgentRequestError:
+    """A requests failure as an AgentRequestError with its metric reason."""
+    if isinstance(error, requests.exceptions.Timeout) or _read_timed_out(error):
+        return AgentRequestError("timeout", f"{request}: {timed_out}")
+    if isinstance(error, requests.exceptions.SSLError):
+        return AgentRequestError("tls", f"{request}: TLS error: {_short(error)}")
+    if isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        return AgentRequestError("connection", f"{request}: {_short(error)}")
+    return AgentRequestError("http", f"{request}: {_short(error)}")
 
 
 def _read_timed_out(error: Exception) -> bool:
