@@ -26,6 +26,21 @@ class FollowedAgent:
     follower: AgentFollower
 
 
+def new_agent_state(agent: AgentConfig, settings: Settings, total_budget: SeriesBudget) -> AgentState:
+    """The state of one configured agent, its series budget drawn from the exporter-wide one."""
+    return AgentState(
+        agent.name,
+        agent.url,
+        StateSettings(
+            event_info_types=settings.event_info_types,
+            max_label_value_length=settings.max_label_value_length,
+            part_count_max_step=settings.part_count_max_step,
+            devices=agent.devices,
+        ),
+        SeriesBudget(settings.max_series_per_agent, parent=total_budget),
+    )
+
+
 class Exporter:
     def __init__(self, config: Config, client_factory: ClientFactory = AgentClient) -> None:
         self._client_factory = client_factory
@@ -38,17 +53,7 @@ class Exporter:
         }
 
     def _follow(self, agent: AgentConfig, settings: Settings) -> FollowedAgent:
-        state = AgentState(
-            agent.name,
-            agent.url,
-            StateSettings(
-                event_info_types=settings.event_info_types,
-                max_label_value_length=settings.max_label_value_length,
-                part_count_max_step=settings.part_count_max_step,
-                devices=agent.devices,
-            ),
-            SeriesBudget(settings.max_series_per_agent, parent=self.total_budget),
-        )
+        state = new_agent_state(agent, settings, self.total_budget)
         client = self._client_factory(agent, settings.max_document_bytes)
         return FollowedAgent(agent, state, AgentFollower(agent, state, client, settings.max_document_bytes))
 

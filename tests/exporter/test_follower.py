@@ -22,14 +22,8 @@ from factorydash import follower as follower_module
 from factorydash.client import AgentClient
 from factorydash.config import AgentConfig, config_from_agent_flags
 from factorydash.follower import MAX_BACKOFF_SECONDS, AgentFollower, Phase
-from factorydash.state import (
-    AgentState,
-    ConditionTracker,
-    NumericEventTracker,
-    SeriesBudget,
-    StateSettings,
-    StateTracker,
-)
+from factorydash.exporter import new_agent_state
+from factorydash.state import ConditionTracker, NumericEventTracker, SeriesBudget, StateTracker
 
 from ..conftest import require_sample
 from .agentdocs import T0, Obs, condition, current_mill, error, execution, part_count, probe, streams, ts
@@ -44,17 +38,7 @@ def make_follower(agent: AgentConfig | None = None, max_document_bytes: int | No
     agent = agent or agent_config()
     settings = config_from_agent_flags([f"{agent.name}={agent.url}"]).settings
     limit = max_document_bytes or settings.max_document_bytes
-    state = AgentState(
-        agent.name,
-        agent.url,
-        StateSettings(
-            event_info_types=settings.event_info_types,
-            max_label_value_length=settings.max_label_value_length,
-            part_count_max_step=settings.part_count_max_step,
-            devices=agent.devices,
-        ),
-        SeriesBudget(settings.max_series_per_agent, parent=SeriesBudget(settings.max_series_total)),
-    )
+    state = new_agent_state(agent, settings, SeriesBudget(settings.max_series_total))
     return AgentFollower(agent, state, AgentClient(agent, limit), limit, rng=random.Random(SEED))
 
 
