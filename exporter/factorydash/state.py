@@ -345,6 +345,8 @@ class ConditionTracker(Tracker):
 
     level: str = "unavailable"
     active: dict[str, Activation] = field(default_factory=dict)
+    # Activations active beyond the series cap: no series, but known, so a repeat is no new onset.
+    unexported: dict[str, str] = field(default_factory=dict)  # key -> level
     activations: dict[str, int] = field(default_factory=lambda: {"warning": 0, "fault": 0})
 
     def apply(self, observation: Observation, state: AgentState) -> None:
@@ -359,6 +361,7 @@ class ConditionTracker(Tracker):
                 removed = self.active.pop(key, None)
                 if removed is not None:
                     self.budget.release(1)
+                self.unexported.pop(key, None)
             else:
                 self._clear_all()
             self._relevel()
@@ -374,12 +377,15 @@ class ConditionTracker(Tracker):
         )
         previous = self.active.get(key)
         if previous is None:
-            if not self.budget.reserve(1):
-                state.count_dropped(self.item, 1)
+            unexported_level = self.unexported.get(key)
+            if unexported_level != level:
                 self.activations[level] += 1
-                self._relevel(extra=level)
+            if unexported_level is not None or not self.budget.reserve(1):
+                if unexported_level is None:
+                    state.count_dropped(self.item, 1)
+                self.unexported[key] = level
+                self._relevel()
                 return
-            self.activations[level] += 1
         elif previous.level != level:
             self.activations[level] += 1
             activation = Activation(
@@ -396,7 +402,7 @@ class ConditionTracker(Tracker):
 
     def replace_from_current(self, observations: list[Observation], state: AgentState) -> None:
         """A `/current` document lists every active activation: it replaces what we had."""
-        before = {key: activation.level for key, activation in self.active.items()}
+        before = {key: activation.level for key, activation in self.active.items()} | self.unexported
         self._clear_all()
         self.level = "normal"
         for observation in observations:
@@ -408,14 +414,13 @@ class ConditionTracker(Tracker):
                 self.activations[observation.level] -= 1  # active before we started: onset not seen
 
     def _clear_all(self) -> None:
+        self.unexported.clear()
         if self.active:
             self.budget.release(len(self.active))
             self.active.clear()
 
-    def _relevel(self, extra: str | None = None) -> None:
-        levels = {activation.level for activation in self.active.values()}
-        if extra:
-            levels.add(extra)
+    def _relevel(self) -> None:
+        levels = {activation.level for activation in self.active.values()} | set(self.unexported.values())
         self.level = "fault" if "fault" in levels else "warning" if "warning" in levels else "normal"
 
     def release(self) -> None:

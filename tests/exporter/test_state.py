@@ -213,3 +213,17 @@ def test_the_device_filter_keeps_only_the_named_devices():
     state.load_model(parse_document((FIXTURES / "agent-2.x-probe.xml").read_bytes()))
     assert [device.name for device in state.devices] == ["HMC1"]
     assert "adapter_conn" not in state.trackers and "exec" in state.trackers
+
+
+def test_an_activation_beyond_the_cap_repeated_later_is_not_a_second_onset():
+    state = new_state(limit=10_000)
+    state.budget.limit = state.budget.used  # no room for any activation series
+    for sequence in (10, 11):  # the agent repeats the same active Fault
+        state.apply_sample(sample(condition(sequence, "Fault", sequence, "A", "over the cap")))
+    tracker = state.trackers["system"]
+    assert tracker.activations["fault"] == 1 and tracker.active == {}
+    assert tracker.level == "fault" and state.counters.dropped_series == 1
+    state.apply_current(parse_document(streams([condition(20, "Fault", 20, "A", "over the cap")], next_=21, last=20)), initial=False)
+    assert tracker.activations["fault"] == 1  # a resync still lists it: not new
+    state.apply_sample(sample(condition(21, "Normal", 21, "A")))
+    assert tracker.level == "normal" and tracker.unexported == {}
