@@ -14,6 +14,7 @@ import math
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -70,7 +71,7 @@ class SeriesBudget:
 
 
 @dataclass(slots=True)
-class Tracker:
+class Tracker(ABC):
     item: DataItem
     metric: str
     budget: SeriesBudget
@@ -82,8 +83,9 @@ class Tracker:
         default=None, kw_only=True, repr=False, compare=False
     )
 
+    @abstractmethod
     def apply(self, observation: Observation, state: AgentState) -> None:
-        raise NotImplementedError  # every tracker kind overrides apply
+        """Take one observation of this data item, in sequence order."""
 
     def release(self) -> None:
         self.budget.release(self.static_series)
