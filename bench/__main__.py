@@ -18,6 +18,7 @@ from pathlib import Path
 from . import micro, system, transitions
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
+TARGET_LOAD = (100, 1000, 1.0)  # agents, items per agent, changes per item per second
 TARGETS = {
     "parse_apply_us_per_observation": 4.0,
     "cpu_share_of_one_core": 0.75,
@@ -98,7 +99,7 @@ def evaluate(result: dict) -> dict[str, dict]:
         "transitions_share": result["transitions"]["exporter_share"],
     }
     higher_is_better = {"baseline_cpu_ratio", "transitions_share"}
-    return {
+    targets = {
         name: {
             "target": TARGETS[name],
             "measured": value,
@@ -107,6 +108,11 @@ def evaluate(result: dict) -> dict[str, dict]:
         for name, value in measured.items()
     } | {"lag_does_not_grow": {"target": True, "measured": high["exporter"]["lag_keeps_up"],
                                "met": bool(high["exporter"]["lag_keeps_up"])}}
+    load = result["load"]
+    if (load["agents"], load["items"], load["rate"]) != TARGET_LOAD:
+        for name in ("cpu_share_of_one_core", "lag_does_not_grow"):
+            targets[name]["met"] = None  # defined for the target load only: reported, not judged
+    return targets
 
 
 def table(result: dict) -> str:
@@ -163,7 +169,8 @@ def table(result: dict) -> str:
     for name, target in result["targets"].items():
         measured = target["measured"]
         shown = f"{measured:.3g}" if isinstance(measured, float) else str(measured)
-        lines.append(f"| {name} (target {target['target']}) | {shown} | {'yes' if target['met'] else 'NO'} |")
+        met = {True: "yes", False: "NO", None: "n/a (target load is 100 agents x 1,000 items at 1 Hz)"}[target["met"]]
+        lines.append(f"| {name} (target {target['target']}) | {shown} | {met} |")
     return "\n".join(lines)
 
 

@@ -323,6 +323,9 @@ class StandInServer(ThreadingHTTPServer):
         self.clock = clock
         self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), name="standin", daemon=True)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a follower that goes away mid-request (the process under test was stopped) is no error
+
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/{name}/"
 

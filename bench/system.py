@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from .standin import FleetAgent, StandInServer
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SCRAPE_TIMEOUT = 10.0  # prometheus/prometheus.yml's scrape_timeout
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -180,15 +181,18 @@ def measure(load: Load, baseline: bool, validate: bool) -> RunResult:
             per_second = load.items * load.rate
             while (now := time.monotonic()) < started + load.seconds:
                 if now >= next_scrape:
-                    body, seconds, _ = fetch(metrics_url, gzip_ok=True)
+                    try:
+                        body, seconds, _ = fetch(metrics_url, gzip_ok=True, timeout=SCRAPE_TIMEOUT)
+                    except TimeoutError:  # an overloaded exporter: a failed scrape is a result, not a crash
+                        seconds = float("inf")
                     renders.append(seconds)
-                    next_scrape += load.scrape_interval
+                    next_scrape = time.monotonic() + load.scrape_interval
                 if not baseline:  # the baseline reads /current: it has no sequence to lag behind
                     lags.append(max(source.lag(time.time()) for source in sources) / per_second)
                 time.sleep(0.25)
             elapsed = time.monotonic() - started
             cpu = cpu_seconds(process.pid) - cpu0
-            body, seconds, _ = fetch(metrics_url)
+            body, seconds, _ = fetch(metrics_url, timeout=300)
             renders.append(seconds)
             observed = counter_sum(body.decode(), counter) - observed0
             rss = rss_bytes(process.pid)
