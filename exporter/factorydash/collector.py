@@ -6,7 +6,7 @@ sets global metrics and is registered on a private registry only.
 
 The families carry their samples as lines of the text format: label strings
 of data-item series are rendered once per tracker and kept on it, so a scrape
-of 100,000 series costs about a microsecond per series instead of the ~15 us
+of 100,000 series costs about 3 us per series instead of the ~45 us
 of prometheus_client's generic path (a dict of labels, sorted and escaped per
 sample). `render_metrics` writes a registry with these lines as they are;
 `RenderedFamily.samples` parses them back for anyone who wants
