@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# The end-to-end stack (simulator -> exporter -> Prometheus), shared by the Prometheus and Grafana tests.
+pytest_plugins = ["tests.integration.stack"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "samples"
 
@@ -46,7 +49,3 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for report in skipped:
             reporter.write_line(f"  {report.nodeid}: {report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-# The end-to-end stack (simulator -> exporter -> Prometheus), shared by the Prometheus and Grafana tests.
-from tests.integration.stack import live_stack  # noqa: E402,F401

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from tests.conftest import require_program
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
@@ -25,9 +25,7 @@ def compose_config(
     *options: str, profile: str | None = None, env_file: Path = ENV_EXAMPLE
 ) -> subprocess.CompletedProcess[str]:
     """`docker-compose config`, with only `env_file` setting the stack's variables."""
-    program = shutil.which("docker-compose")
-    if program is None:
-        pytest.skip("docker-compose is not installed")
+    program = require_program("docker-compose")
     environment = {key: value for key, value in os.environ.items() if key not in env_example()}
     return subprocess.run(
         [program, "--project-directory", str(REPO_ROOT), "-f", str(REPO_ROOT / "docker-compose.yaml"),
@@ -148,9 +146,7 @@ def test_grafana_has_anonymous_viewers_and_the_overview_as_home(config: dict[str
 
 
 def test_alertmanager_config_is_valid() -> None:
-    amtool = shutil.which("amtool")
-    if amtool is None:
-        pytest.skip("amtool is not installed")
+    amtool = require_program("amtool")
     result = subprocess.run(
         [amtool, "check-config", str(REPO_ROOT / "alertmanager" / "alertmanager.yml")],
         capture_output=True,

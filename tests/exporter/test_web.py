@@ -90,7 +90,7 @@ def test_accepted_credentials_are_remembered_so_scrapes_do_not_pay_bcrypt_each_t
 
 def test_an_empty_web_config_changes_nothing() -> None:
     assert parse_web_config("") == NO_WEB_CONFIG
-    assert not parse_web_config(f"basic_auth_users: {{}}\n").requires_auth
+    assert not parse_web_config("basic_auth_users: {}\n").requires_auth
 
 
 @pytest.mark.parametrize(

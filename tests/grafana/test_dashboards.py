@@ -15,7 +15,6 @@ rate/increase, and then its description must say "selected time range".
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -39,6 +38,8 @@ from grafana_dashboards import (
     substitute,
     variable_names,
 )
+
+from tests.conftest import require_program
 
 DASHBOARDS = load_dashboards()
 UIDS = {
@@ -349,9 +350,7 @@ def test_the_contract_check_rejects_a_misspelt_metric() -> None:
 
 
 def test_panel_and_variable_queries_are_valid_promql() -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed")
+    promtool = require_program("promtool")
     exprs = [q.expr for q in iter_panel_queries(DEFAULT_SUBSTITUTIONS)]
     exprs += [q.expr for q in iter_variable_queries(DEFAULT_SUBSTITUTIONS)]
     rules = {"groups": [{"name": "dashboards", "rules": [{"record": f"dashboard:query:{i}", "expr": e} for i, e in enumerate(exprs)]}]}

@@ -7,15 +7,14 @@ lasted, active alarms per machine (0 included), alarm onsets.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from grafana_dashboards import iter_panel_queries
+from tests.conftest import require_program
 
 SUBSTITUTIONS = {
     "agent": ".*",
@@ -51,9 +50,7 @@ def expr_of(dashboard_uid: str, panel_title: str, ref_id: str = "A") -> str:
 
 
 def run_promtool(tests: list[dict[str, Any]], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed")
+    promtool = require_program("promtool")
     (tmp_path / "empty.yml").write_text("groups: []\n", encoding="utf-8")
     test_file = tmp_path / "panels_test.yml"
     test_file.write_text(

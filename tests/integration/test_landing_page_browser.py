@@ -14,7 +14,6 @@ import subprocess
 import tempfile
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 import requests
