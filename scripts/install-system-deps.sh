@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs, only those missing:
 # prometheus (prometheus + promtool), prometheus-alertmanager (amtool), chromium
-# and chromium-driver (landing-page browser test) and docker-compose (validates docker-compose.yaml).
+# and chromium-driver (landing-page browser test), docker-compose (validates docker-compose.yaml)
+# and openssl (certificates for the HTTPS tests).
 set -euo pipefail
 
 declare -A program_of=(
@@ -10,6 +11,7 @@ declare -A program_of=(
   [chromium]=chromium
   [chromium-driver]=chromedriver
   [docker-compose]=docker-compose
+  [openssl]=openssl
 )
 missing=()
 for package in "${!program_of[@]}"; do
