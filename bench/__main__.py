@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> dict:
         "memory": micro.memory_in_fresh_process(series_agents, args.items if args.quick else 1000),
     }
     for name, rate in (("high_rate", args.rate), ("low_rate", args.low_rate)):
-        load = system.Load(args.agents, args.items, rate, args.seconds, args.scrape_interval)
+        # Measure at least two change periods: a 6 s run of items changing every 10 s may see none.
+        load = system.Load(args.agents, args.items, rate, max(args.seconds, 2 / rate), args.scrape_interval)
         runs = {"exporter": [], "baseline": []}
         for index in range(args.runs):
             for kind in runs:
