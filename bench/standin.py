@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ def probe_document(name: str, device: str, items: Sequence[Item], instance_id: i
     ).encode()
 
 
-class Source:
+class Source(ABC):
     """Observations by sequence number; subclasses define `last_sequence`, `observation`, `latest_sequences`."""
 
     name: str
@@ -110,15 +111,17 @@ class Source:
         self.probe = probe_document(self.name, self.device, self.items, self.instance_id)
         self.requested_from = self.first  # the follower's cursor, as its requests show it
 
+    @abstractmethod
     def last_sequence(self, now: float) -> int:
-        raise NotImplementedError
+        """The newest sequence number the agent holds at `now`."""
 
+    @abstractmethod
     def observation(self, sequence: int) -> tuple[Item, str]:
         """(item, the observation's XML element) of one sequence number."""
-        raise NotImplementedError
 
+    @abstractmethod
     def latest_sequences(self, last: int) -> list[int]:
-        raise NotImplementedError
+        """The sequence of every item's latest observation up to `last` (what /current shows)."""
 
     def render(self, sequences: Sequence[int], last: int, next_sequence: int) -> bytes:
         containers: dict[str, list[str]] = {"SAMPLE": [], "EVENT": [], "CONDITION": []}

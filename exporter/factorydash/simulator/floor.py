@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid as uuidlib
+from abc import ABC, abstractmethod
 from datetime import datetime
 
 from lxml import etree
@@ -26,7 +27,7 @@ def resolve_clock(clock: Clock | str | None, start: datetime | None, speed: floa
     return clock, clock.now_us()
 
 
-class Floor:
+class Floor(ABC):
     """Owns the agent; `sync()` runs every simulation event up to the clock's now."""
 
     def __init__(
@@ -87,8 +88,9 @@ class Floor:
         self._publish_agent_items()
         self._republish()
 
+    @abstractmethod
     def _republish(self) -> None:
-        raise NotImplementedError
+        """After an agent restart: publish every machine's current values again, as adapters do."""
 
     def _publish_agent_items(self) -> None:
         if not self._has_agent_device:
