@@ -14,7 +14,7 @@ from factorydash.parser import (
     parse_document,
     parse_timestamp,
 )
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, require_sample
 
 from .agentdocs import error, header
 
@@ -193,10 +193,8 @@ def test_every_real_agent_document_parses(relative):
 
 
 def test_the_nist_probe_and_current_agree_on_every_observed_item():
-    probe = parse_document((SAMPLES / "nist-vds-probe-2025.xml").read_bytes()) if SAMPLES.exists() else None
-    if probe is None:
-        pytest.skip("../shared/samples not present beside the project")
-    current = parse_document((SAMPLES / "nist-vds-current-2025.xml").read_bytes())
+    probe = parse_document(require_sample("nist-vds-probe-2025.xml").read_bytes())
+    current = parse_document(require_sample("nist-vds-current-2025.xml").read_bytes())
     declared = {item.id for device in probe.devices for item in device.data_items}
     observed = {o.data_item_id for o in current.observations}
     assert observed <= declared

@@ -117,14 +117,19 @@ def test_sigterm_and_sigint_stop_the_exporter_cleanly_within_a_second_even_with_
     assert list(workdir.iterdir()) == []  # the exporter writes nothing
 
 
+def observations_once_following(process: ExporterProcess, shop: ShopFloor) -> float:
+    """Wait until agent line1 follows /sample and has applied observations; return their count."""
+    wait_until(lambda: process.value("mtconnect_agent_up", "line1") == 1)  # /current read: what follows are samples
+    shop.advance(60)
+    wait_until(lambda: (process.value("mtconnect_agent_observations_total", "line1") or 0) > 0)
+    return process.value("mtconnect_agent_observations_total", "line1")
+
+
 def test_sighup_reloads_keeping_unchanged_agents_state_and_rejects_an_invalid_config(
     shop: ShopFloor, simulator: str, exporter_process: ExporterProcess
 ) -> None:
     process = exporter_process
-    wait_until(lambda: process.value("mtconnect_agent_up", "line1") == 1)  # /current read: what follows are samples
-    shop.advance(60)
-    wait_until(lambda: (process.value("mtconnect_agent_observations_total", "line1") or 0) > 0)
-    before = process.value("mtconnect_agent_observations_total", "line1")
+    before = observations_once_following(process, shop)
 
     write_config(process.config, {"line1": simulator, "line2": simulator})
     process.process.send_signal(signal.SIGHUP)
@@ -146,10 +151,7 @@ def test_post_reload_answers_what_happened_and_keeps_the_old_config_when_the_new
     shop: ShopFloor, simulator: str, exporter_process: ExporterProcess
 ) -> None:
     process = exporter_process
-    wait_until(lambda: process.value("mtconnect_agent_up", "line1") == 1)  # /current read: what follows are samples
-    shop.advance(60)
-    wait_until(lambda: (process.value("mtconnect_agent_observations_total", "line1") or 0) > 0)
-    before = process.value("mtconnect_agent_observations_total", "line1")
+    before = observations_once_following(process, shop)
 
     assert process.get("-/reload")[0] == 405
     process.config.write_text("agents:\n  - {name: line1, url: 'ftp://nowhere/'}\n")
