@@ -24,6 +24,7 @@ import yaml
 
 from factorydash.planning import (
     NO_PLANNING,
+    QUALITY_SOURCES,
     SECONDS_PER_DAY,
     WEEKDAYS,
     CalendarException,
@@ -116,6 +117,10 @@ class Settings:
     max_series_total: int = 500_000
     max_document_bytes: int = 64 * 1024 * 1024
     part_count_max_step: int = 10_000
+    # Device time past a document's creationTime by more than this is clamped (docs/time-accounting.md, 3).
+    max_clock_skew: float = 300.0
+    # An observation this far off its device's timeline is a jump (docs/time-accounting.md, 3).
+    timestamp_outlier_window: float = 21600.0
 
 
 @dataclass(frozen=True)
@@ -189,14 +194,27 @@ def _format_time_of_day(seconds: int) -> str:
     return f"{hours:02d}:{minutes:02d}" + (f":{second:02d}" if second else "")
 
 
-def _redact_shift(shift: Shift) -> dict[str, str]:
-    return {"start": _format_time_of_day(shift.start), "end": _format_time_of_day(shift.end)}
+def _redact_shift(shift: Shift) -> dict[str, Any]:
+    # Break times after midnight are written as the file writes them: wall-clock times of the next day.
+    return {
+        "start": _format_time_of_day(shift.start),
+        "end": _format_time_of_day(shift.end),
+        "breaks": [
+            {
+                "start": _format_time_of_day(start % SECONDS_PER_DAY),
+                "end": _format_time_of_day(end - SECONDS_PER_DAY if end > SECONDS_PER_DAY else end),
+            }
+            for start, end in shift.breaks
+        ],
+    }
 
 
 def _redact_plan(plan: DevicePlan) -> dict[str, Any]:
     return {
         "calendar": None if plan.calendar is None else plan.calendar.name,
         "ideal_cycle_time": plan.ideal_cycle_time,
+        "ideal_cycle_times": dict(plan.ideal_cycle_times),
+        "quality_source": plan.quality_source,
     }
 
 
@@ -457,13 +475,13 @@ class _Reader:
             return self.problem(path, f"expected true or false, got {_describe(value)}")
         return value
 
-    def duration(self, value: object, path: str, minimum: float = 0.0) -> float | _Invalid:
+    def duration(self, value: object, path: str, minimum: float = 0.0, allow_zero: bool = False) -> float | _Invalid:
         seconds = _parse_duration(value)
         if seconds is None or not math.isfinite(seconds):
             return self.problem(path, f"{_DURATION_EXPECTED}, got {_describe(value)}")
-        if minimum > 0 and seconds < minimum:
+        if (minimum > 0 or allow_zero) and seconds < minimum:
             return self.problem(path, f"must be at least {_seconds_text(minimum)}, got {_seconds_text(seconds)}")
-        if seconds <= 0:
+        if seconds <= 0 and not allow_zero:
             return self.problem(path, f"must be greater than 0, got {_seconds_text(seconds)}")
         return seconds
 
@@ -600,15 +618,24 @@ class _Reader:
             lambda v, p: self.string_list(v, p, _EVENT_TYPE, "an MTConnect type like PROGRAM or x:CUTTING_TIME"),
             tuple(Settings.event_info_types),
         )
+        durations = {
+            "max_clock_skew": self.read(
+                block, "max_clock_skew", path, lambda v, p: self.duration(v, p, allow_zero=True),
+                Settings.max_clock_skew,
+            ),
+            "timestamp_outlier_window": self.read(
+                block, "timestamp_outlier_window", path, self.duration, Settings.timestamp_outlier_window
+            ),
+        }
         integers = {
             name: self.read(block, name, path, lambda v, p: self.integer(v, p, 1), getattr(Settings, name))
             for name in names
-            if name != "event_info_types"
+            if name != "event_info_types" and name not in durations
         }
         if len(self.problems) != before:
             return _INVALID
         assert isinstance(event_types, tuple)
-        return Settings(event_info_types=frozenset(event_types), **integers)
+        return Settings(event_info_types=frozenset(event_types), **integers, **durations)
 
     def tls(self, value: object, path: str, inherited: AgentDefaults) -> tuple[bool, str | None] | _Invalid:
         block = self.mapping(value, path, ("verify", "ca_file"))
@@ -816,7 +843,10 @@ class _Reader:
         self, value: object, path: str, calendars: Mapping[str, ShiftCalendar | None], inherited: DevicePlan,
         extra_keys: Sequence[str],
     ) -> DevicePlan | _Invalid:
-        block = self.mapping(value, path, ("calendar", "ideal_cycle_time", *extra_keys), required=extra_keys)
+        block = self.mapping(
+            value, path, ("calendar", "ideal_cycle_time", "ideal_cycle_times", "quality_source", *extra_keys),
+            required=extra_keys,
+        )
         if isinstance(block, _Invalid):
             return block
 
@@ -836,9 +866,38 @@ class _Reader:
             block, "ideal_cycle_time", path, lambda v, p: None if v is None else self.duration(v, p),
             inherited.ideal_cycle_time,
         )
-        if isinstance(chosen, _Invalid) or isinstance(ideal, _Invalid):
+        per_program = self.read(
+            block, "ideal_cycle_times", path, lambda v, p: {} if v is None else self.ideal_cycle_times(v, p),
+            inherited.ideal_cycle_times,
+        )
+        quality_source = self.read(
+            block, "quality_source", path,
+            lambda v, p: None if v is None else self.string(
+                v, p, re.compile("|".join(QUALITY_SOURCES)), "one of " + ", ".join(QUALITY_SOURCES)
+            ),
+            inherited.quality_source,
+        )
+        if any(isinstance(part, _Invalid) for part in (chosen, ideal, per_program, quality_source)):
             return _INVALID
-        return DevicePlan(calendar=chosen, ideal_cycle_time=ideal)
+        return DevicePlan(
+            calendar=chosen, ideal_cycle_time=ideal, ideal_cycle_times=per_program, quality_source=quality_source
+        )
+
+    def ideal_cycle_times(self, value: object, path: str) -> dict[str, float] | _Invalid:
+        if not isinstance(value, dict):
+            return self.problem(path, f"expected a mapping of PROGRAM values to durations, got {_describe(value)}")
+        self.duplicate_keys(value, path)
+        before = len(self.problems)
+        times: dict[str, float] = {}
+        for program, spec in value.items():
+            if not isinstance(program, str) or not program:
+                # An unquoted 01234 would be read as a number (an octal one): the PROGRAM value is text.
+                self.problem(path, f"expected a PROGRAM value as a string (quote numbers), got {_describe(program)}")
+                continue
+            seconds = self.duration(spec, _join(path, program))
+            if not isinstance(seconds, _Invalid):
+                times[program] = seconds
+        return times if len(self.problems) == before else _INVALID
 
     def device_entry(
         self, value: object, path: str, calendars: Mapping[str, ShiftCalendar | None], inherited: DevicePlan,
@@ -912,10 +971,52 @@ class _Reader:
         if start == end:
             self.problem(path, 'start and end are equal; a shift of a whole day is "00:00" to "24:00"')
             return None
-        return Shift(start=start, end=end)
+        breaks = self.read(block, "breaks", path, lambda v, p: self.breaks(v, p, start, end), ())
+        if isinstance(breaks, _Invalid):
+            return None
+        return Shift(start=start, end=end, breaks=breaks)
+
+    def breaks(self, value: object, path: str, start: int, end: int) -> tuple[tuple[int, int], ...] | _Invalid:
+        """Breaks of the shift start-end, on the scale of the day the shift starts (Shift.breaks)."""
+        if not isinstance(value, list):
+            return self.problem(path, f"expected a list of breaks, got {_describe(value)}")
+        before = len(self.problems)
+        crosses_midnight = end <= start
+        shift_end = end + SECONDS_PER_DAY if crosses_midnight else end
+        shift_text = f"{_format_time_of_day(start)}-{_format_time_of_day(end)}"
+        accepted: list[tuple[int, str, int, int]] = []  # index, as written, start, end
+        for index, spec in enumerate(value):
+            item_path = f"{path}[{index}]"
+            block = self.mapping(spec, item_path, ("start", "end"), required=("start", "end"))
+            if isinstance(block, _Invalid):
+                continue
+            first = self.read(block, "start", item_path, lambda v, p: self.time_of_day(v, p, False), _INVALID)
+            last = self.read(block, "end", item_path, lambda v, p: self.time_of_day(v, p, True), _INVALID)
+            if isinstance(first, _Invalid) or isinstance(last, _Invalid):
+                continue
+            break_text = f"{_format_time_of_day(first)}-{_format_time_of_day(last)}"
+            # In a shift that crosses midnight, a time before the shift's start is on the next day.
+            if crosses_midnight:
+                first += SECONDS_PER_DAY if first < start else 0
+                last += SECONDS_PER_DAY if last < start else 0
+            if last <= first:
+                self.problem(item_path, f"the break {break_text} does not end after it starts")
+                continue
+            if first < start or last > shift_end:
+                self.problem(item_path, f"the break {break_text} is not inside the shift {shift_text}")
+                continue
+            for other_index, other_text, other_first, other_last in accepted:
+                if first < other_last and other_first < last:
+                    self.problem(item_path, f"the break {break_text} overlaps breaks[{other_index}] {other_text}")
+                    break
+            else:
+                accepted.append((index, break_text, first, last))
+        if len(self.problems) != before:
+            return _INVALID
+        return tuple(sorted((first, last) for _, _, first, last in accepted))
 
     def weekly_shift(self, value: object, path: str) -> WeeklyShift | None:
-        block = self.mapping(value, path, ("days", "start", "end"), required=("days", "start", "end"))
+        block = self.mapping(value, path, ("days", "start", "end", "breaks"), required=("days", "start", "end"))
         if isinstance(block, _Invalid):
             return None
         days = self.read(
@@ -945,7 +1046,9 @@ class _Reader:
             else:
                 for index, spec in enumerate(block["shifts"]):
                     item_path = f"{shifts_path}[{index}]"
-                    shift_block = self.mapping(spec, item_path, ("start", "end"), required=("start", "end"))
+                    shift_block = self.mapping(
+                        spec, item_path, ("start", "end", "breaks"), required=("start", "end")
+                    )
                     shift = None if isinstance(shift_block, _Invalid) else self.shift(shift_block, item_path)
                     if shift is None:
                         ok = False

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from factorydash.config import (
     AgentDefaults,
@@ -54,7 +55,8 @@ def test_the_invalid_files_cover_every_kind_of_error_the_brief_names() -> None:
     assert {
         "unknown-agent-key", "sample-count-not-an-integer", "duplicate-agent-name", "url-bad-scheme",
         "bad-duration", "missing-env-secret", "bad-timezone", "unknown-calendar", "bad-time-of-day",
-        "several-problems",
+        "several-problems", "negative-max-clock-skew", "zero-timestamp-outlier-window", "break-outside-its-shift",
+        "overlapping-breaks", "break-end-not-after-start", "bad-ideal-cycle-times", "bad-quality-source",
     } <= names  # fmt: skip
 
 
@@ -91,6 +93,8 @@ def test_a_minimal_config_gets_every_documented_default() -> None:
         max_series_total=500_000,
         max_document_bytes=64 * 1024 * 1024,
         part_count_max_step=10_000,
+        max_clock_skew=300.0,
+        timestamp_outlier_window=21600.0,
     )
     assert (agent.poll_interval, agent.timeout, agent.sample_count, agent.stream, agent.heartbeat) == (
         1.0, 10.0, 1000, False, 10.0,
@@ -276,12 +280,27 @@ def test_the_redacted_example_config_shows_the_planning_in_the_file_s_own_terms(
 
     calendar = planning["calendars"]["two-shifts"]
     assert calendar["timezone"] == "Europe/Berlin"
-    assert calendar["weekly"][2] == {"days": ["mon", "tue", "wed", "thu", "sun"], "start": "22:00", "end": "06:00"}
-    assert calendar["exceptions"][1] == {"date": "2026-12-24", "shifts": [{"start": "06:00", "end": "12:00"}]}
-    assert planning["default"] == {"calendar": "two-shifts", "ideal_cycle_time": None}
+    assert calendar["weekly"][2] == {
+        "days": ["mon", "tue", "wed", "thu", "sun"], "start": "22:00", "end": "06:00",
+        "breaks": [{"start": "02:00", "end": "02:30"}],
+    }  # fmt: skip
+    assert calendar["exceptions"][1] == {
+        "date": "2026-12-24",
+        "shifts": [{"start": "06:00", "end": "12:00", "breaks": [{"start": "09:00", "end": "09:15"}]}],
+    }
+    assert planning["default"] == {
+        "calendar": "two-shifts", "ideal_cycle_time": None, "ideal_cycle_times": {}, "quality_source": None
+    }  # fmt: skip
     assert planning["devices"] == [
-        {"agent": "nist", "device": "Mazak01", "calendar": "two-shifts", "ideal_cycle_time": 95.0}
-    ]
+        {"agent": "nist", "device": "Mazak01", "calendar": "two-shifts", "ideal_cycle_time": 95.0,
+         "ideal_cycle_times": {"O1234": 150.0, "5001": 45.0}, "quality_source": "assume_good"}
+    ]  # fmt: skip
+
+
+def test_the_redacted_example_config_shows_the_time_accounting_settings() -> None:
+    settings = load_config(EXAMPLE, env={}).redacted()["global"]
+
+    assert (settings["max_clock_skew"], settings["timestamp_outlier_window"]) == (300.0, 21600.0)
 
 
 def test_a_missing_secret_variable_is_named_and_no_other_secret_value_is_shown() -> None:
@@ -389,6 +408,71 @@ def test_null_in_a_device_entry_removes_the_default_value() -> None:
     plan = parse_config(PLANNING, env={}).planning.plan_for("nist", "GFAgie01")
 
     assert (plan.calendar, plan.ideal_cycle_time) == (None, None)
+
+
+def test_the_time_accounting_settings_are_durations_and_a_zero_clock_skew_is_allowed() -> None:
+    settings = parse_config("global: {max_clock_skew: 0, timestamp_outlier_window: 1h30m}\n" + MINIMAL, env={}).settings
+
+    assert (settings.max_clock_skew, settings.timestamp_outlier_window) == (0.0, 5400.0)
+
+
+BREAKS = MINIMAL + """
+planning:
+  calendars:
+    plant:
+      timezone: Europe/Berlin
+      weekly:
+        - {days: [mon], start: "06:00", end: "14:00", breaks: [{start: "12:00", end: "12:30"}, {start: "09:00", end: "09:15"}]}
+        - {days: [mon], start: "22:00", end: "06:00", breaks: [{start: "23:45", end: "00:15"}, {start: "03:00", end: "03:30"}]}
+        - {days: [tue], start: "14:00", end: "24:00", breaks: [{start: "23:30", end: "24:00"}]}
+      exceptions:
+        - {date: 2026-12-24, shifts: [{start: "22:00", end: "04:00", breaks: [{start: "00:00", end: "00:30"}]}]}
+"""
+
+
+def test_breaks_are_read_on_the_scale_of_the_day_the_shift_starts() -> None:
+    calendar = parse_config(BREAKS, env={}).planning.calendars[0]
+    hour = 3600
+
+    assert [weekly.shift.breaks for weekly in calendar.weekly] == [
+        ((9 * hour, 9 * hour + 900), (12 * hour, 12 * hour + 1800)),  # sorted
+        ((23 * hour + 2700, 24 * hour + 900), (27 * hour, 27 * hour + 1800)),  # after midnight: the next day
+        ((23 * hour + 1800, 24 * hour),),
+    ]
+    assert calendar.exceptions[0].shifts[0].breaks == ((24 * hour, 24 * hour + 1800),)
+
+
+def test_breaks_and_the_new_plan_keys_survive_a_round_trip_through_the_redacted_config() -> None:
+    text = BREAKS + """
+  default: {calendar: plant, ideal_cycle_time: 60s, ideal_cycle_times: {O1: 90s}, quality_source: bad_count}
+  devices:
+    - {agent: nist, device: Mazak01, ideal_cycle_times: {"0042": 1m}, quality_source: null}
+"""
+    config = parse_config(text, env={})
+    planning = config.redacted()["planning"]
+    # Written back as YAML in the file's own terms, the redacted planning reads as the same planning.
+    rewritten = MINIMAL + yaml.safe_dump({"planning": planning})
+
+    assert parse_config(rewritten, env={}).planning == config.planning
+
+
+def test_per_program_cycle_times_and_the_quality_source_are_inherited_replaced_or_removed() -> None:
+    text = MINIMAL + """
+planning:
+  default: {ideal_cycle_time: 60s, ideal_cycle_times: {O1: 90s, O2: 2m}, quality_source: bad_count}
+  devices:
+    - {agent: nist, device: Inherits}
+    - {agent: nist, device: Replaces, ideal_cycle_times: {O3: 30s}, quality_source: assume_good}
+    - {agent: nist, device: Removes, ideal_cycle_times: null, quality_source: null}
+"""
+    planning = parse_config(text, env={}).planning
+
+    inherits, replaces, removes = (planning.plan_for("nist", name) for name in ("Inherits", "Replaces", "Removes"))
+    assert (dict(inherits.ideal_cycle_times), inherits.quality_source) == ({"O1": 90.0, "O2": 120.0}, "bad_count")
+    assert (dict(replaces.ideal_cycle_times), replaces.quality_source) == ({"O3": 30.0}, "assume_good")
+    assert (dict(removes.ideal_cycle_times), removes.quality_source) == ({}, None)
+    assert replaces.ideal_cycle_time_for("O1") == 60.0  # replaced, not merged: O1 falls back to the device's
+    assert inherits.ideal_cycle_time_for("O2") == 120.0
 
 
 def test_a_device_without_an_entry_gets_the_default_plan() -> None:
