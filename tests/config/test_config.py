@@ -515,6 +515,11 @@ def test_the_readme_reference_table_states_the_defaults_the_loader_applies() -> 
     for name in ("max_label_value_length", "max_series_per_agent", "max_series_total", "max_document_bytes",
                  "part_count_max_step"):  # fmt: skip
         assert rows[f"global.{name}"].split()[0] == f"`{getattr(settings, name)}`", name
+    assert rows["global.max_clock_skew"] == "`5m`" and settings.max_clock_skew == 5 * 60
+    assert rows["global.timestamp_outlier_window"] == "`6h`" and settings.timestamp_outlier_window == 6 * 3600
+    assert rows["planning.default.quality_source"].startswith("`null`")
+    assert rows["planning.default.ideal_cycle_times"] == "`{}`"
+    assert rows["planning.calendars.<name>.weekly[].breaks"] == "`[]`"
     assert rows["agents[].timeout"] == f"`{agent.timeout:g}s`"
     assert rows["agents[].heartbeat"] == f"`{agent.heartbeat:g}s`"
     assert rows["agents[].sample_count"] == f"`{agent.sample_count}`"
