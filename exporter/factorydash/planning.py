@@ -219,7 +219,8 @@ class ShiftCalendar:
         if day is None:
             day = self._build_day(local_date)
             if len(self._days) >= _CACHED_DAYS:
-                del self._days[next(iter(self._days))]
+                # A fresh dict rather than evicting in place: a scrape thread may read the cache meanwhile.
+                object.__setattr__(self, "_days", {})
             self._days[local_date] = day
         return day
 
