@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from prometheus_client import generate_latest
@@ -27,7 +28,8 @@ from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 from . import __version__
-from .planning import DevicePlan
+from .accounting import ELEMENTS, AccountView, Period, good_parts, ratios
+from .planning import DevicePlan, calendar_for
 from .state import (
     CONDITION_LEVELS,
     AgentState,
@@ -238,6 +240,17 @@ class FactorydashCollector(Collector):
             labels = render_labels(pairs)
             durations.add("mtconnect_agent_request_duration_seconds_count", labels, histogram.total)
             durations.add("mtconnect_agent_request_duration_seconds_sum", labels, histogram.sum)
+        rejected = families.get(
+            "mtconnect_agent_timestamps_rejected",
+            "Observation timestamps not taken as they are, by reason (unparsable, future, outlier).",
+            "counter",
+        )
+        for reason, count in counters.timestamps_rejected.items():
+            rejected.add(
+                "mtconnect_agent_timestamps_rejected_total",
+                render_labels((("agent", state.name), ("reason", reason))),
+                count,
+            )
         lag = state.sequence_lag()
         if lag is not None:
             families.gauge(
@@ -292,6 +305,7 @@ class FactorydashCollector(Collector):
                         ("manufacturer", device.manufacturer),
                         ("model", device.model),
                         ("serial_number", device.serial_number),
+                        ("is_agent", "true" if device.is_agent else "false"),
                     )
                 ),
                 1,
@@ -312,6 +326,10 @@ class FactorydashCollector(Collector):
                     labels,
                     last,
                 )
+            account = state.accounts.get(device.name)
+            if account is not None and not device.is_agent:
+                plan = state.plan_for(state.name, device.name)
+                _account(pairs, account.view(state.clock.now, plan, calendar_for(plan)), families)
             if self._plan_for is None or device.is_agent:
                 continue
             plan = self._plan_for(state.name, device.name)
@@ -329,6 +347,118 @@ class FactorydashCollector(Collector):
                     labels,
                     plan.ideal_cycle_time,
                 )
+
+
+def _account(pairs: Pairs, view: AccountView, families: Families) -> None:
+    """ISO 22400 time elements, parts and the shift and day gauges of one device."""
+    labels = render_labels(pairs)
+    for element in ELEMENTS:
+        families.counter(
+            "mtconnect_device_time_seconds_total",
+            "ISO 22400 time elements of the device on agent time (docs/time-accounting.md): planned_busy is "
+            "unavailable + setup + production + delay + down.",
+            render_labels((*pairs, ("element", element))),
+            view.totals.seconds[element],
+        )
+    families.counter(
+        "mtconnect_device_parts_produced_total", "Parts produced in planned busy time, across counter resets.",
+        labels, view.totals.produced,
+    )
+    good = good_parts(view.totals, view.quality_source)
+    if good is not None:
+        families.counter(
+            "mtconnect_device_parts_good_total",
+            "Good parts produced in planned busy time, from the device's quality source.",
+            labels,
+            good,
+        )
+    if view.has_ideal:
+        families.counter(
+            "mtconnect_device_ideal_production_seconds_total",
+            "Ideal cycle time of each part produced in planned busy time, summed.",
+            labels,
+            view.totals.ideal,
+        )
+    for kind, current, previous in (("shift", view.shift, view.previous_shift), ("day", view.day, view.previous_day)):
+        for period_name, period in (("current", current), ("previous", previous)):
+            if period is not None:
+                _period(kind, (*pairs, ("period", period_name)), period, view, families)
+
+
+@dataclass(frozen=True, slots=True)
+class _PeriodNames:
+    """The gauges of a shift or a day, spelt out (the README check reads the names from this file)."""
+
+    what: str
+    start: str
+    end: str
+    seconds: str
+    parts: str
+    ideal: str
+    oee: str
+    availability: str
+    performance: str
+    quality: str
+
+
+_PERIOD_NAMES = {
+    "shift": _PeriodNames(
+        "shift",
+        "mtconnect_device_shift_start_timestamp_seconds",
+        "mtconnect_device_shift_end_timestamp_seconds",
+        "mtconnect_device_shift_seconds",
+        "mtconnect_device_shift_parts",
+        "mtconnect_device_shift_ideal_production_seconds",
+        "mtconnect_device_shift_oee_ratio",
+        "mtconnect_device_shift_availability_ratio",
+        "mtconnect_device_shift_performance_ratio",
+        "mtconnect_device_shift_quality_ratio",
+    ),
+    "day": _PeriodNames(
+        "calendar day",
+        "mtconnect_device_day_start_timestamp_seconds",
+        "mtconnect_device_day_end_timestamp_seconds",
+        "mtconnect_device_day_seconds",
+        "mtconnect_device_day_parts",
+        "mtconnect_device_day_ideal_production_seconds",
+        "mtconnect_device_day_oee_ratio",
+        "mtconnect_device_day_availability_ratio",
+        "mtconnect_device_day_performance_ratio",
+        "mtconnect_device_day_quality_ratio",
+    ),
+}
+
+
+def _period(kind: str, pairs: Pairs, period: Period, view: AccountView, families: Families) -> None:
+    names = _PERIOD_NAMES[kind]
+    what = names.what
+    labels = render_labels(pairs)
+    families.gauge(names.start, f"Start of the {what}.", labels, period.start)
+    families.gauge(names.end, f"End of the {what}.", labels, period.end)
+    tally = period.tally
+    for element in ELEMENTS:
+        families.gauge(
+            names.seconds, f"ISO 22400 time elements of the {what} so far.",
+            render_labels((*pairs, ("element", element))), tally.seconds[element],
+        )
+    good = good_parts(tally, view.quality_source)
+    for part_kind, count in (("produced", tally.produced), ("good", good)):
+        if count is not None:
+            families.gauge(
+                names.parts, f"Parts produced and good parts in planned busy time of the {what} so far.",
+                render_labels((*pairs, ("kind", part_kind))), count,
+            )
+    if view.has_ideal:
+        families.gauge(
+            names.ideal, f"Ideal production seconds of the parts of the {what} so far.", labels, tally.ideal
+        )
+    kpis = ratios(tally, view.quality_source, view.has_ideal)
+    for name, kpi, value in (
+        (names.oee, "OEE", kpis.oee), (names.availability, "availability", kpis.availability),
+        (names.performance, "performance", kpis.performance), (names.quality, "quality", kpis.quality),
+    ):
+        if value is not None:
+            families.gauge(name, f"ISO 22400 {kpi} of the {what} so far (a ratio of its sums).", labels, value)
 
 
 def _sample(state: AgentState, tracker: SampleTracker, families: Families) -> None:

@@ -15,11 +15,22 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from .accounting import DeviceAccount, Role
 from .parser import DataItem, Device, DevicesDocument, Header, Observation, StreamsDocument, parse_timestamp
+from .planning import Calendar, DevicePlan, calendar_for
+from .timebook import (
+    REJECTION_REASONS,
+    AgentClock,
+    DeviceTimeline,
+    Stamp,
+    TimestampRules,
+    closed_length,
+    exposed_part,
+)
 from .units import metric_name, unit_for
 from .vocabularies import CLOSED_VOCABULARIES, NUMERIC_EVENT_TYPES, UNAVAILABLE
 
@@ -199,55 +210,60 @@ def _scaled(text: str, scale: float) -> float | None:
 
 @dataclass(slots=True)
 class StateTracker(Tracker):
-    """A closed-vocabulary EVENT: one-hot state, seconds in each state, entries."""
+    """A closed-vocabulary EVENT: one-hot state, seconds in each state, entries.
+
+    Time is booked with the rule of docs/time-accounting.md (see `timebook`): each value's
+    interval starts at its observation's stamp and books max(closed length, exposed part).
+    """
 
     vocabulary: tuple[str, ...] = ()
     current: str | None = None
-    since: float | None = None  # agent time at which `current` began (never decreases)
-    seconds: dict[str, float] = field(default_factory=dict)
+    since: Stamp | None = None  # start of the current value's interval; None: no interval open
+    seconds: dict[str, float] = field(default_factory=dict)  # only values that have series
     transitions: dict[str, int] = field(default_factory=dict)
-    reported: dict[str, float] = field(default_factory=dict)  # highest seconds ever reported
 
     def apply(self, observation: Observation, state: AgentState) -> None:
         value = observation.value or UNAVAILABLE
-        try:
-            moment = parse_timestamp(observation.timestamp)
-        except (ValueError, TypeError):
-            moment = self.since if self.since is not None else state.agent_time()
-            state.count_bad_timestamp(self.item, observation.timestamp)
-        if value not in self.vocabulary and value not in self.seconds:
-            if not self.budget.reserve(3):
-                state.count_dropped(self.item, 3)
-                return
+        stamp = state.stamp(observation, self.item.device)
+        exposed = value in self.vocabulary or value in self.seconds
+        if not exposed and self.budget.reserve(3):
             self.seconds[value] = 0.0
             self.transitions[value] = 0
-        if self.current is None:
-            self.current = value
-            self.since = moment
-            state.note_time(moment)
-            return
-        since = self.since if self.since is not None else moment
-        if moment > since:
-            self.seconds[self.current] = self.seconds.get(self.current, 0.0) + (moment - since)
-            since = moment
-        self.since = since
-        state.note_time(moment)
-        if value != self.current:
-            self.transitions[value] = self.transitions.get(value, 0) + 1
-            self.current = value
-
-    def seconds_at(self, agent_now: float) -> dict[str, float]:
-        """Seconds in each state, the current one grown up to `agent_now`; never decreasing."""
-        result = dict(self.seconds)
-        if self.current is not None and self.since is not None and agent_now > self.since:
-            result[self.current] = result.get(self.current, 0.0) + (agent_now - self.since)
-        reported = self.reported
-        for key, value in result.items():
-            floor = reported.get(key, 0.0)
-            if value < floor:
-                result[key] = floor
+            exposed = True
+        elif not exposed:
+            state.count_dropped(self.item, 3)
+        since = self.since
+        if state.applying_current and since is not None and value == self.current:
+            return  # the value goes on: its interval stays open
+        if since is not None:
+            if state.applying_current:
+                length = exposed_part(since, state.clock.before)
             else:
-                reported[key] = value
+                length = closed_length(since, stamp, state.clock.before)
+            self._book(length)
+        if self.current is not None and value != self.current and exposed:
+            self.transitions[value] = self.transitions.get(value, 0) + 1
+        # A refused value still ends the previous one here; its own time is simply not exposed.
+        self.current = value
+        self.since = stamp
+
+    def _book(self, length: float) -> None:
+        current = self.current
+        if current is not None and (current in self.vocabulary or current in self.seconds):
+            self.seconds[current] = self.seconds.get(current, 0.0) + length
+
+    def close_exposed(self, agent_clock: float | None) -> None:
+        """End the open interval with what it has exposed (the agent instance it belongs to ended)."""
+        if self.since is not None:
+            self._book(exposed_part(self.since, agent_clock))
+            self.since = None
+
+    def seconds_at(self, agent_clock: float | None) -> dict[str, float]:
+        """Seconds in each exposed state, the open interval's exposed part included; changes nothing."""
+        result = dict(self.seconds)
+        current = self.current
+        if self.since is not None and current is not None and (current in self.vocabulary or current in result):
+            result[current] = result.get(current, 0.0) + exposed_part(self.since, agent_clock)
         return result
 
     def all_states(self) -> Iterable[str]:
@@ -255,6 +271,12 @@ class StateTracker(Tracker):
         for value in self.seconds:
             if value not in self.vocabulary:
                 yield value
+
+    def _extra_values(self) -> list[str]:
+        return [value for value in self.seconds if value not in self.vocabulary]
+
+    def release(self) -> None:
+        self.budget.release(self.static_series + 3 * len(self._extra_values()))
 
 
 @dataclass(slots=True)
@@ -429,6 +451,22 @@ class ConditionTracker(Tracker):
         self.budget.release(self.static_series + len(self.active))
 
 
+def _carry_counters(old: Tracker, new: Tracker) -> None:
+    """A re-probe rebuilt the tracker of a data item that kept its id and type: its counters go on."""
+    if isinstance(old, StateTracker) and isinstance(new, StateTracker):
+        for value in old.all_states():
+            if value in new.vocabulary or new.budget.reserve(3):
+                new.seconds[value] = old.seconds.get(value, 0.0)
+                new.transitions[value] = old.transitions.get(value, 0)
+        new.current, new.since = old.current, old.since
+    elif isinstance(old, NumericEventTracker) and isinstance(new, NumericEventTracker):
+        new.value, new.parts_total, new.baseline, new.pending_jump = (
+            old.value, old.parts_total, old.baseline, old.pending_jump
+        )
+    elif isinstance(old, ConditionTracker) and isinstance(new, ConditionTracker):
+        new.activations = dict(old.activations)
+
+
 # ---------------------------------------------------------------------------
 
 
@@ -438,6 +476,8 @@ class StateSettings:
     max_label_value_length: int = 200
     part_count_max_step: int = 10_000
     devices: tuple[str, ...] = ()  # filter by device name or uuid; empty: all
+    max_clock_skew: float = 300.0  # seconds an observation may lie beyond its document's creationTime
+    timestamp_outlier_window: float = 21600.0  # seconds off a device's timeline that make a jump
 
 
 REQUEST_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -476,18 +516,27 @@ class AgentCounters:
     dropped_series: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     durations: dict[str, DurationHistogram] = field(default_factory=dict)
+    timestamps_rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REJECTION_REASONS, 0))
+
+
+PlanLookup = Callable[[str, str], DevicePlan]
+_NO_PLAN = DevicePlan(calendar=None, ideal_cycle_time=None)
 
 
 class AgentState:
     """Everything known about one agent. Thread-safe: hold `lock` to read."""
 
-    def __init__(self, name: str, url: str, settings: StateSettings, budget: SeriesBudget) -> None:
+    def __init__(
+        self, name: str, url: str, settings: StateSettings, budget: SeriesBudget, plan_for: PlanLookup | None = None
+    ) -> None:
         self.name = name
         self.url = url
         self.settings = settings
         self.settings_label_limit = settings.max_label_value_length
         self.part_count_max_step = settings.part_count_max_step
         self.budget = budget
+        # Read at every booking, so a reloaded config's planning applies from then on.
+        self.plan_for: PlanLookup = plan_for or (lambda agent, device: _NO_PLAN)
         self.lock = threading.RLock()
         self.counters = AgentCounters()
         self.up = False
@@ -502,16 +551,29 @@ class AgentState:
         self.applying_current = False
         self.initial_current = False
         self.needs_probe = False
-        self._agent_time: float | None = None  # newest agent time seen (creationTime or observation)
-        self._agent_time_at: float = 0.0  # monotonic clock when _agent_time was learnt
+        self.clock = AgentClock()
+        self.timestamp_rules = TimestampRules(settings.max_clock_skew, settings.timestamp_outlier_window)
+        self.timelines: dict[str, DeviceTimeline] = {}  # by device name
+        self.accounts: dict[str, DeviceAccount] = {}  # by device name; kept across re-probes and restarts
+        self._account_roles: dict[str, tuple[DeviceAccount, Role, str]] = {}  # item id -> its device's account
+        self._current_starts: dict[str, Stamp] = {}  # device -> start of its intervals in the /current applied
+        self._stamped: Observation | None = None
+        self._stamp = Stamp(None, 0.0, None)
         self._warned: set[tuple[str, str]] = set()
 
     # -- model -------------------------------------------------------------
 
     def load_model(self, document: DevicesDocument) -> None:
-        """A probe: rebuild every tracker (first contact, restart or model change)."""
+        """A probe: rebuild every tracker (first contact, restart or model change).
+
+        Trackers of data items that keep their id and type keep their counters.
+        """
         with self.lock:
-            for tracker in self.trackers.values():
+            if self.clock.instance_id is None or self.clock.is_new_instance(document.header):
+                self._end_instance()
+                self.clock.start_instance(document.header)
+            previous = self.trackers
+            for tracker in previous.values():
                 tracker.release()
             self.trackers = {}
             self.device_last_observation = {}
@@ -533,6 +595,9 @@ class AgentState:
                         dropped.append(item.id)
                         self.counters.dropped_series += tracker.static_series
                         continue
+                    old = previous.get(item.id)
+                    if old is not None and type(old) is type(tracker) and old.item.type == tracker.item.type:
+                        _carry_counters(old, tracker)
                     self.trackers[item.id] = tracker
             if dropped:
                 log.warning(
@@ -541,6 +606,20 @@ class AgentState:
                     len(dropped),
                     ", ".join(dropped[:10]),
                 )
+            self._load_accounts()
+
+    def _load_accounts(self) -> None:
+        roles: dict[str, tuple[DeviceAccount, Role, str]] = {}
+        for device in self.devices:
+            if device.is_agent:
+                continue
+            account = self.accounts.get(device.name)
+            if account is None:
+                account = self.accounts[device.name] = DeviceAccount(device.name)
+            account.configure(device.data_items)
+            for item_id, (role, component_id) in account.roles.items():
+                roles[item_id] = (account, role, component_id)
+        self._account_roles = roles
 
     def item_labels(self, item: DataItem) -> tuple[str, ...]:
         """Label values of a data item's series: agent, device, component, component_id, data_item_id, name, sub_type."""
@@ -581,26 +660,105 @@ class AgentState:
             return TextEventTracker(item, "mtconnect_event_info", self.budget, 1)
         return None
 
+    # -- time ----------------------------------------------------------------
+
+    def stamp(self, observation: Observation, device: str) -> Stamp:
+        """The observation's stamp (docs/time-accounting.md sections 1-3), computed once per observation."""
+        if observation is self._stamped:
+            return self._stamp
+        if self.applying_current:
+            stamp = self._current_starts.get(device) or Stamp(None, self.clock.now or 0.0, None)
+        else:
+            timeline = self.timelines.get(device)
+            if timeline is None:
+                timeline = self.timelines[device] = DeviceTimeline()
+            stamp = timeline.stamp(observation.timestamp, self.clock, self.timestamp_rules,
+                                   self.counters.timestamps_rejected)
+        self._stamped, self._stamp = observation, stamp
+        return stamp
+
+    def _calendar(self, device: str) -> Calendar:
+        return calendar_for(self.plan_for(self.name, device))
+
+    def _note_header(self, header: Header) -> None:
+        self.header = header
+        self._stamped = None
+        if self.clock.is_new_instance(header):
+            self._end_instance()
+            self.clock.start_instance(header)
+        gap = self.clock.apply_header(header)
+        if gap is not None and self.clock.now is not None:
+            for account in self.accounts.values():
+                account.book_instance_gap(self.clock.now - gap, self.clock.now, self._calendar(account.device))
+
+    def _end_instance(self) -> None:
+        """The agent instance ended: every open interval closes with its exposed part."""
+        agent_clock = self.clock.now
+        for tracker in self.trackers.values():
+            if isinstance(tracker, StateTracker):
+                tracker.close_exposed(agent_clock)
+        for account in self.accounts.values():
+            account.close_exposed(agent_clock, self._calendar(account.device))
+
+    def _start_current(self, document: StreamsDocument) -> None:
+        """Where the intervals of each device in a `/current` start: the document's A, never earlier."""
+        creation, skew = self.clock.creation, self.timestamp_rules.max_clock_skew
+        newest: dict[str, float] = {}
+        trackers, roles = self.trackers, self._account_roles
+        for observation in document.observations:
+            tracker = trackers.get(observation.data_item_id)
+            if tracker is not None:
+                device = tracker.item.device
+            elif observation.data_item_id in roles:
+                device = roles[observation.data_item_id][0].device
+            else:
+                continue
+            try:
+                moment = parse_timestamp(observation.timestamp)
+            except (ValueError, TypeError, OverflowError):
+                continue
+            if creation is not None and moment > creation + skew:
+                continue  # a stamp from the future says nothing about the device's clock
+            if moment > newest.get(device, -math.inf):
+                newest[device] = moment
+        starts = {}
+        for device in {*newest, *(tracker.item.device for tracker in trackers.values())}:
+            timeline = self.timelines.get(device)
+            if timeline is None:
+                timeline = self.timelines[device] = DeviceTimeline()
+            starts[device] = timeline.current_start(newest.get(device), self.clock, self.timestamp_rules)
+        self._current_starts = starts
+
     # -- applying documents --------------------------------------------------
 
     def apply_current(self, document: StreamsDocument, initial: bool) -> None:
         """Apply a `/current` document: the full picture after a probe or a resync."""
         with self.lock:
+            self._note_header(document.header)
+            self._start_current(document)
             self.applying_current = True
             self.initial_current = initial
             try:
-                self._note_header(document.header)
                 conditions: dict[str, list[Observation]] = {}
                 for observation in document.observations:
                     tracker = self.trackers.get(observation.data_item_id)
                     if isinstance(tracker, ConditionTracker):
                         conditions.setdefault(observation.data_item_id, []).append(observation)
-                    elif tracker is not None:
-                        tracker.apply(observation, self)
+                        continue
+                    if tracker is not None:
+                        self._apply_tracked(tracker, observation)
+                    else:
+                        self._account_input(observation, None)
                 for item_id, observations in conditions.items():
                     tracker = self.trackers[item_id]
                     assert isinstance(tracker, ConditionTracker)
                     tracker.replace_from_current(observations, self)
+                    self._account_input(observations[-1], tracker)
+                before = self.clock.before
+                for account in self.accounts.values():
+                    start = self._current_starts.get(account.device)
+                    if start is not None:
+                        account.restart_at(start, before, self._calendar(account.device))
                 self._note_devices(document.observations)
             finally:
                 self.applying_current = False
@@ -611,13 +769,19 @@ class AgentState:
         with self.lock:
             self._note_header(document.header)
             trackers = self.trackers
+            roles = self._account_roles
             unknown = 0
             devices: set[str] = set()
             for observation in document.observations:
                 tracker = trackers.get(observation.data_item_id)
                 if tracker is not None:
-                    tracker.apply(observation, self)
+                    if observation.data_item_id in roles:
+                        self._apply_tracked(tracker, observation)
+                    else:
+                        tracker.apply(observation, self)
                     devices.add(tracker.item.device)
+                elif observation.data_item_id in roles:
+                    self._account_input(observation, None)
                 elif observation.data_item_id not in self.declared_items:
                     unknown += 1
             self.counters.observations += len(document.observations)
@@ -626,34 +790,53 @@ class AgentState:
                 log.warning("agent=%s %d observations of undeclared data items: re-probing", self.name, unknown)
                 self.needs_probe = True
 
+    def _apply_tracked(self, tracker: Tracker, observation: Observation) -> None:
+        if isinstance(tracker, NumericEventTracker) and tracker.counts_parts:
+            parts_before = tracker.parts_total
+            tracker.apply(observation, self)
+            self._account_parts(tracker, observation, tracker.parts_total - parts_before)
+            return
+        tracker.apply(observation, self)
+        self._account_input(observation, tracker)
+
+    def _account_input(self, observation: Observation, tracker: Tracker | None) -> None:
+        """An observation of one of a device's ISO 22400 inputs (parts go through `_account_parts`)."""
+        entry = self._account_roles.get(observation.data_item_id)
+        if entry is None:
+            return
+        account, role, _ = entry
+        if role in (Role.PARTS_ALL, Role.PARTS_GOOD, Role.PARTS_BAD):
+            return  # counted by its tracker, when it has one
+        if role is Role.CONDITION:
+            value = tracker.level if isinstance(tracker, ConditionTracker) else (observation.level or "unavailable")
+        else:
+            value = observation.value or UNAVAILABLE
+        account.set_value(observation.data_item_id, value)
+        if role is Role.PROGRAM or self.applying_current:
+            return  # a /current's class is taken once the whole document is applied
+        account.observe(self.stamp(observation, account.device), self.clock.before, self._calendar(account.device))
+
+    def _account_parts(self, tracker: NumericEventTracker, observation: Observation, count: float) -> None:
+        entry = self._account_roles.get(observation.data_item_id)
+        if entry is None or count <= 0:
+            return
+        account, role, component_id = entry
+        plan = self.plan_for(self.name, account.device)
+        account.add_parts(role, count, self.stamp(observation, account.device), plan, component_id,
+                          calendar_for(plan))
+
     def _note_devices(self, observations: tuple[Observation, ...]) -> None:
         trackers = self.trackers
         self._note_seen({trackers[o.data_item_id].item.device for o in observations if o.data_item_id in trackers})
 
     def _note_seen(self, devices: set[str]) -> None:
-        now = time.time()
+        now = time.time()  # exporter clock for the last-observation gauge only; nothing is booked with it
         for device in devices:
             self.device_last_observation[device] = now
 
-    def _note_header(self, header: Header) -> None:
-        self.header = header
-        try:
-            self.note_time(parse_timestamp(header.creation_time))
-        except (ValueError, TypeError):
-            pass
-
-    def note_time(self, agent_time: float) -> None:
-        if self._agent_time is None or agent_time > self._agent_time:
-            self._agent_time = agent_time
-            self._agent_time_at = time.monotonic()
-
-    def agent_time(self) -> float:
-        """The agent's clock now: newest time it told us, advanced by our own clock while it is up."""
-        if self._agent_time is None:
-            return time.time()
-        if not self.up:
-            return self._agent_time
-        return self._agent_time + (time.monotonic() - self._agent_time_at)
+    def agent_time(self) -> float | None:
+        """A: the agent's clock as the applied documents tell it (None before the first document)."""
+        return self.clock.now
 
     # -- bookkeeping -------------------------------------------------------
 
@@ -665,10 +848,6 @@ class AgentState:
 
     def mark_failure(self, reason: str, message: str) -> None:
         with self.lock:
-            if self.up and self._agent_time is not None:
-                # Freeze the agent clock where we last knew it.
-                self._agent_time += time.monotonic() - self._agent_time_at
-                self._agent_time_at = time.monotonic()
             self.up = False
             self.last_error = message
         self.count_error(reason)
@@ -702,9 +881,6 @@ class AgentState:
 
     def count_unparsable(self, item: DataItem, text: str) -> None:
         self._warn_once(item, f"value is not a number: {text[:40]!r}")
-
-    def count_bad_timestamp(self, item: DataItem, text: str) -> None:
-        self._warn_once(item, f"timestamp is not ISO 8601: {text[:40]!r}")
 
     def _warn_once(self, item: DataItem, message: str) -> None:
         key = (item.id, message.split(":")[0])

@@ -65,6 +65,12 @@ def streams(
     schema: str = "2.5",
     **header_kw: object,
 ) -> bytes:
+    """A Streams document; without `creation_time` it is created when its newest observation was made
+    (an agent never creates a document before the observations it holds)."""
+    observations = list(observations)
+    stamps = [obs.timestamp for obs in observations if obs.timestamp[:1].isdigit()]  # ts() layout: text order is time order
+    if "creation_time" not in header_kw and stamps:
+        header_kw["creation_time"] = max(stamps)
     by_component: dict[tuple[str, str], dict[str, list[Obs]]] = {}
     for obs in observations:
         by_component.setdefault((obs.component, obs.component_id), {}).setdefault(obs.container, []).append(obs)

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import responses
 
-from factorydash import state as state_module
 from factorydash.config import load_config
 from factorydash.exporter import Exporter
 from factorydash.follower import Phase
@@ -50,9 +49,7 @@ def deterministic(exposition: str) -> str:
 
 
 @pytest.fixture
-def exposition(monkeypatch) -> str:
-    # The agent's clock is frozen at the last document's creationTime: no growth while the test runs.
-    monkeypatch.setattr(state_module.time, "monotonic", lambda: 1000.0)
+def exposition() -> str:
     config = load_config(GOLDEN / "config.yml")
     exporter = Exporter(config)
     with responses.RequestsMock() as agent:

@@ -59,26 +59,6 @@ def test_time_in_state_and_transitions_follow_the_scripted_sequence_to_the_secon
     assert tracker.seconds_at(T0 + 650)["READY"] == 100.0
 
 
-def test_out_of_order_timestamps_never_make_time_run_backwards():
-    state = new_state()
-    state.apply_sample(sample(execution(10, "ACTIVE", 100), execution(11, "FEED_HOLD", 90), execution(12, "ACTIVE", 120)))
-    seconds = state.trackers["exec"].seconds
-    # FEED_HOLD came after ACTIVE in sequence order, stamped earlier: it starts when ACTIVE did.
-    assert seconds.get("ACTIVE", 0.0) == 0.0
-    assert seconds == {"READY": 100.0, "FEED_HOLD": 20.0}
-    assert sum(seconds.values()) == 120.0  # exactly the agent time that passed
-
-
-def test_reported_seconds_never_decrease_between_scrapes():
-    state = new_state()
-    state.apply_sample(sample(execution(10, "ACTIVE", 100)))
-    tracker = state.trackers["exec"]
-    first = tracker.seconds_at(T0 + 200)["ACTIVE"]  # extrapolated to the agent's present
-    state.apply_sample(sample(execution(11, "READY", 150)))  # the agent later says ACTIVE ended at 150
-    assert first == 100.0
-    assert tracker.seconds_at(T0 + 150)["ACTIVE"] == 100.0  # held, not 50
-
-
 def test_a_value_outside_the_vocabulary_gets_its_own_state():
     state = new_state()
     state.apply_sample(sample(execution(10, "WARMING_UP", 10)))

@@ -248,7 +248,8 @@ def test_timestamps_going_backwards_or_without_a_zone_never_take_time_away(scrip
     assert follower.state.counters.errors == {}
     assert all(value >= 0 for value in seconds.values())
     assert seconds["READY"] == pytest.approx(100)  # 0 -> 100, the zone-less stamp read as UTC
-    assert seconds["FEED_HOLD"] == pytest.approx(60)  # the step back adds nothing; 100 -> 160
+    # The step back (ACTIVE 100 -> FEED_HOLD 50) books nothing; FEED_HOLD counts from its own time: 50 -> 160.
+    assert seconds["FEED_HOLD"] == pytest.approx(110)
     assert tracker.transitions == {**tracker.transitions, "ACTIVE": 2, "FEED_HOLD": 1}
 
 
