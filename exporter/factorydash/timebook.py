@@ -115,12 +115,19 @@ class TimestampRules:
     outlier_window: float = 21600.0
 
 
+def _fits(raw: float, anchor: float, agent_elapsed: float, window: float) -> bool:
+    """Whether a device time lies on a timeline that was at `anchor` `agent_elapsed` agent seconds ago."""
+    return anchor - window <= raw <= anchor + max(agent_elapsed, 0.0) + window
+
+
 class DeviceTimeline:
     """One device's clock as seen through its observations (docs/time-accounting.md section 3).
 
-    The estimate of the device's clock is the raw time of its newest accepted observation,
-    advanced by A since it was applied. An observation farther than the window from it is a
-    jump, in a segment of its own; the device's next observation decides: near the jump, the
+    The timeline is the raw time t0 of the device's newest accepted observation and A when it
+    was applied (a0). An observation at t fits it when t0 - window <= t <= t0 + (A - a0) + window:
+    observations read late from the agent's buffer (a catch-up after an outage, a document that
+    holds hours) are older than A suggests, and still fit. One that does not fit is a jump, in a
+    segment of its own; the device's next observation decides: near the jump, the
     device's clock really moved (the jump's segment becomes the timeline); near the old
     timeline, the jump was a lone outlier (counted; the old segment goes on).
     """
@@ -152,16 +159,15 @@ class DeviceTimeline:
     def _segment_of(self, raw: float, agent: float, window: float, rejected: dict[str, int]) -> TimelineSegment:
         if self.segment is None:
             return self._accept(raw, agent, TimelineSegment())
-        near_old = abs(raw - (self.anchor + agent - self.anchor_agent)) <= window
         if self.jump is not None:
-            if abs(raw - (self.jump + agent - self.jump_agent)) <= window:
+            if _fits(raw, self.jump, agent - self.jump_agent, window):
                 segment = self.jump_segment
                 self.jump = self.jump_segment = None
                 assert segment is not None
                 return self._accept(raw, agent, segment)  # the device's clock really moved
             rejected["outlier"] += 1  # the jump stood alone
             self.jump = self.jump_segment = None
-        if near_old:
+        if _fits(raw, self.anchor, agent - self.anchor_agent, window):
             return self._accept(raw, agent, self.segment)
         self.jump, self.jump_agent, self.jump_segment = raw, agent, TimelineSegment()
         return self.jump_segment
@@ -181,7 +187,7 @@ class DeviceTimeline:
         if newest is None:
             return Stamp(None, agent, self.segment)
         window = rules.outlier_window
-        continuous = self.segment is not None and abs(newest - (self.anchor + agent - self.anchor_agent)) <= window
+        continuous = self.segment is not None and _fits(newest, self.anchor, agent - self.anchor_agent, window)
         self.jump = self.jump_segment = None
         segment = self._accept(newest, agent, self.segment if continuous and self.segment else TimelineSegment())
         return Stamp(agent if abs(newest - agent) <= window else None, agent, segment)
