@@ -12,7 +12,7 @@ from .client import AgentClient
 from .config import AgentConfig, Config, Settings
 from .follower import AgentFollower
 from .planning import DevicePlan
-from .state import AgentState, SeriesBudget, StateSettings
+from .state import AgentState, PlanLookup, SeriesBudget, StateSettings
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,11 @@ class FollowedAgent:
     follower: AgentFollower
 
 
-def new_agent_state(agent: AgentConfig, settings: Settings, total_budget: SeriesBudget) -> AgentState:
-    """The state of one configured agent, its series budget drawn from the exporter-wide one."""
+def new_agent_state(
+    agent: AgentConfig, settings: Settings, total_budget: SeriesBudget, plan_for: PlanLookup | None = None
+) -> AgentState:
+    """The state of one configured agent, its series budget drawn from the exporter-wide one; `plan_for`
+    gives each device's planning, read at every booking (so a reloaded config's planning applies)."""
     return AgentState(
         agent.name,
         agent.url,
@@ -36,8 +39,11 @@ def new_agent_state(agent: AgentConfig, settings: Settings, total_budget: Series
             max_label_value_length=settings.max_label_value_length,
             part_count_max_step=settings.part_count_max_step,
             devices=agent.devices,
+            max_clock_skew=settings.max_clock_skew,
+            timestamp_outlier_window=settings.timestamp_outlier_window,
         ),
         SeriesBudget(settings.max_series_per_agent, parent=total_budget),
+        plan_for,
     )
 
 
@@ -53,7 +59,7 @@ class Exporter:
         }
 
     def _follow(self, agent: AgentConfig, settings: Settings) -> FollowedAgent:
-        state = new_agent_state(agent, settings, self.total_budget)
+        state = new_agent_state(agent, settings, self.total_budget, self.plan_for)
         client = self._client_factory(agent, settings.max_document_bytes)
         return FollowedAgent(agent, state, AgentFollower(agent, state, client, settings.max_document_bytes))
 
