@@ -667,7 +667,7 @@ class AgentState:
         if observation is self._stamped:
             return self._stamp
         if self.applying_current:
-            stamp = self._current_starts.get(device) or Stamp(None, self.clock.now or 0.0, None)
+            stamp = self._current_starts.get(device) or Stamp(None, self.clock.document or 0.0, None)
         else:
             timeline = self.timelines.get(device)
             if timeline is None:
@@ -687,9 +687,10 @@ class AgentState:
             self._end_instance()
             self.clock.start_instance(header)
         gap = self.clock.apply_header(header)
-        if gap is not None and self.clock.now is not None:
+        document = self.clock.document
+        if gap is not None and document is not None:
             for account in self.accounts.values():
-                account.book_instance_gap(self.clock.now - gap, self.clock.now, self._calendar(account.device))
+                account.book_instance_gap(document - gap, document, self._calendar(account.device))
 
     def _end_instance(self) -> None:
         """The agent instance ended: every open interval closes with its exposed part."""

@@ -3,8 +3,9 @@
 Every seconds counter of the exporter (time in state per data item, ISO 22400 time
 elements per device) is booked with the pieces here:
 
-- `AgentClock`: A, the newest Header creationTime of the current agent instance. It moves
-  only when a document is applied, never with the exporter's own clock.
+- `AgentClock`: A, the newest Header creationTime of the current agent instance's documents
+  that reach the head of its buffer. It moves only when a document is applied, never with the
+  exporter's own clock.
 - `DeviceTimeline`: one per device; turns an observation's timestamp text into a `Stamp`
   after the sanity rules (unparsable, future, jumps and lone outliers).
 - `Stamp`: when something happened on both clocks; an interval starts at one.
@@ -32,8 +33,8 @@ class TimelineSegment:
 
 @dataclass(frozen=True, slots=True)
 class Stamp:
-    """When an observation happened: device time after the sanity rules (None: unknown), and A when
-    its document was applied."""
+    """When an observation happened: device time after the sanity rules (None: unknown), and the agent
+    time of the document that carried it (its creationTime, never below A)."""
 
     device: float | None
     agent: float
@@ -65,15 +66,23 @@ def closed_length(since: Stamp, end: Stamp, agent_before: float | None) -> float
 
 
 class AgentClock:
-    """A of one agent: the newest creationTime of the current instance's applied documents."""
+    """A of one agent: the newest creationTime of the current instance's documents that reach the head
+    of the agent's buffer.
 
-    __slots__ = ("instance_id", "now", "before", "creation", "previous_instance_end")
+    A document that leaves observations buffered (nextSequence <= lastSequence: a catch-up read in
+    several answers) does not show the agent's present: the values it does not hold yet would grow
+    up to its creationTime without having lasted that long. Such a document does not move A; the
+    observations it carries still start at its creationTime (`document`).
+    """
+
+    __slots__ = ("instance_id", "now", "before", "creation", "document", "previous_instance_end")
 
     def __init__(self) -> None:
         self.instance_id: str | None = None
         self.now: float | None = None  # A
         self.before: float | None = None  # A before the document being applied
         self.creation: float | None = None  # creationTime of the document being applied
+        self.document: float | None = None  # agent time of the document being applied: max(A, creationTime)
         # A when the previous instance was last heard of, until the new instance's first document.
         self.previous_instance_end: float | None = None
 
@@ -86,7 +95,7 @@ class AgentClock:
         if self.instance_id is not None and self.now is not None:
             self.previous_instance_end = self.now
         self.instance_id = header.instance_id
-        self.now = self.before = self.creation = None
+        self.now = self.before = self.creation = self.document = None
 
     def apply_header(self, header: Header) -> float | None:
         """A document of the current instance is being applied: move A; returns the instance gap
@@ -100,11 +109,16 @@ class AgentClock:
             creation = None
         self.before = self.now
         self.creation = creation
-        if creation is not None and (self.now is None or creation > self.now):
+        at_head = header.next_sequence is None or header.last_sequence is None or (
+            header.next_sequence > header.last_sequence
+        )
+        if creation is not None and at_head and (self.now is None or creation > self.now):
             self.now = creation
+        known = [moment for moment in (self.now, creation) if moment is not None]
+        self.document = max(known) if known else None
         gap = None
-        if self.previous_instance_end is not None and self.now is not None:
-            gap = self.now - self.previous_instance_end
+        if self.previous_instance_end is not None and self.document is not None:
+            gap = self.document - self.previous_instance_end
             self.previous_instance_end = None
         return gap
 
@@ -144,7 +158,7 @@ class DeviceTimeline:
 
     def stamp(self, text: str, clock: AgentClock, rules: TimestampRules, rejected: dict[str, int]) -> Stamp:
         """The stamp of an observation of this device in the document being applied; counts rejections."""
-        agent = clock.now if clock.now is not None else 0.0
+        agent = clock.document if clock.document is not None else 0.0
         try:
             raw = parse_timestamp(text)
         except (ValueError, TypeError, OverflowError):
@@ -183,7 +197,7 @@ class DeviceTimeline:
         the two clocks agree (within the outlier window), else unknown; the timeline goes on from
         `newest` (a new segment when it is far from the estimate).
         """
-        agent = clock.now if clock.now is not None else 0.0
+        agent = clock.document if clock.document is not None else 0.0
         if newest is None:
             return Stamp(None, agent, self.segment)
         window = rules.outlier_window

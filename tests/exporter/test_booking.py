@@ -261,3 +261,18 @@ def test_an_out_of_vocabulary_value_refused_by_the_cap_still_ends_the_previous_s
     assert seconds(state) == {"READY": 100.0, "ACTIVE": 200.0}  # 100..200 and 1300..1400, not 1,200
     assert "WARMING_UP" not in list(state.trackers["exec"].all_states())
     assert state.counters.dropped_series == 3
+
+
+def test_a_catch_up_read_in_several_answers_books_what_happened_not_when_it_was_read():
+    state = new_state()
+    state.apply_current(mill_current(ts(0), ts(0)), initial=True)
+    state.apply_sample(doc(execution(10, "ACTIVE", 50), creation=100, last=10, next_=11))
+    # The exporter falls behind: at 400 s the agent holds sequences 11..13 and answers them in two parts.
+    state.apply_sample(doc(Obs("xpos", 11, "1.0", ts(120), "Position", "Samples", "Linear", "x"),
+                           creation=400, last=13, next_=12))  # more is buffered: this is not the present
+    assert state.clock.now == T0 + 100  # A stays at the last answer that reached the head of the buffer
+    assert seconds(state) == {"READY": 50.0}
+    state.apply_sample(doc(execution(12, "READY", 150), execution(13, "ACTIVE", 300), creation=400, last=13, next_=14))
+
+    # ACTIVE 50..150 (not the 350 s up to the answer that did not hold its end), READY 0..50 and 150..300.
+    assert seconds(state) == {"READY": 50.0 + 150.0, "ACTIVE": 100.0}
