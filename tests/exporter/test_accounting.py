@@ -87,8 +87,9 @@ MILL_AT_REST = [
 ]
 
 
-def follow(plan: DevicePlan, data_items: str | None = None, device: str = "Mill") -> AgentState:
-    state = AgentState("plant", "http://agent.test/", StateSettings(), SeriesBudget(100_000),
+def follow(plan: DevicePlan, data_items: str | None = None, device: str = "Mill",
+           settings: StateSettings | None = None) -> AgentState:
+    state = AgentState("plant", "http://agent.test/", settings or StateSettings(), SeriesBudget(100_000),
                        plan_for=lambda agent, name: plan)
     state.load_model(parse_document(probe(device=device) if data_items is None else
                                     probe(device=device, data_items=data_items)))
@@ -326,3 +327,20 @@ def test_an_agent_restart_gap_is_unavailable_in_planned_time_only():
         "planned_busy": 600, "down": 60, "unavailable": 540, "production": 0, "setup": 0, "delay": 0,
         "unplanned_production": 0,
     }
+
+
+def test_the_running_program_picks_its_ideal_cycle_time_even_when_program_is_not_exported():
+    plan = DevicePlan(None, 60.0, ideal_cycle_times={"O100": 100.0})
+    state = follow(plan, settings=StateSettings(event_info_types=frozenset()))
+    assert "program" not in state.trackers
+    state.apply_current(current(0, MILL_AT_REST + [("program", "O100", "Program", "Path", "p1")]), initial=True)
+    run = Timeline()
+    run.execution(10, "ACTIVE")
+    run.count(110, "pc", 1)  # made by O100: 100 s ideal
+    run.add(120, "program", "O200", "Program")
+    run.count(200, "pc", 2)  # O200 has no time of its own: the device's 60 s
+    run.execution(200, "READY")
+    state.apply_sample(run.document(creation=200))
+    metrics = exposition(state)
+    assert value(metrics, "mtconnect_device_ideal_production_seconds_total") == 100.0 + 60.0
+    assert value(metrics, "mtconnect_device_day_performance_ratio", period="current") == pytest.approx(160 / 190)
