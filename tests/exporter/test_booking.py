@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from factorydash.collector import FactorydashCollector, render_metrics
 from factorydash.parser import parse_document
 from factorydash.planning import calendar_for
 from factorydash.state import AgentState, SeriesBudget, StateSettings
@@ -276,3 +277,17 @@ def test_a_catch_up_read_in_several_answers_books_what_happened_not_when_it_was_
 
     # ACTIVE 50..150 (not the 350 s up to the answer that did not hold its end), READY 0..50 and 150..300.
     assert seconds(state) == {"READY": 50.0 + 150.0, "ACTIVE": 100.0}
+
+
+def test_a_scrape_reads_the_state_and_changes_nothing():
+    state = new_state()
+    state.apply_current(mill_current(ts(0), ts(0)), initial=True)
+    state.apply_sample(doc(execution(10, "ACTIVE", 100), creation=100))
+    state.apply_sample(heartbeat(160))
+    tracker = state.trackers["exec"]
+    closed, since = dict(tracker.seconds), tracker.since
+    collector = FactorydashCollector(lambda: [state])
+    first, second = render_metrics(collector), render_metrics(collector)
+    assert first == second
+    assert tracker.seconds == closed and tracker.since is since
+    assert b'state="ACTIVE",sub_type=""} 60.0' in first  # 100 .. 160 on the agent's clock, nothing more
