@@ -265,7 +265,7 @@ class FactorydashCollector(Collector):
                 state.last_success,
             )
         self._collect_devices(state, families)
-        agent_now = state.agent_time()
+        agent_now = state.clock.now
         for tracker in state.trackers.values():
             if isinstance(tracker, SampleTracker):
                 _sample(state, tracker, families)

@@ -835,10 +835,6 @@ class AgentState:
         for device in devices:
             self.device_last_observation[device] = now
 
-    def agent_time(self) -> float | None:
-        """A: the agent's clock as the applied documents tell it (None before the first document)."""
-        return self.clock.now
-
     # -- bookkeeping -------------------------------------------------------
 
     def mark_success(self) -> None:
