@@ -364,14 +364,24 @@ def _account(pairs: Pairs, view: AccountView, families: Families) -> None:
         "mtconnect_device_parts_produced_total", "Parts produced in planned busy time, across counter resets.",
         labels, view.totals.produced,
     )
-    good = good_parts(view.totals, view.quality_source)
-    if good is not None:
+    if view.quality_source == "bad_count":
+        # produced - bad would drop whenever a part is judged bad after it was counted: not a counter.
         families.counter(
-            "mtconnect_device_parts_good_total",
-            "Good parts produced in planned busy time, from the device's quality source.",
+            "mtconnect_device_parts_bad_total",
+            "Bad parts (increases of the BAD count) in planned busy time, for quality_source bad_count: "
+            "good parts are produced minus bad.",
             labels,
-            good,
+            view.totals.bad,
         )
+    else:
+        good = good_parts(view.totals, view.quality_source)
+        if good is not None:
+            families.counter(
+                "mtconnect_device_parts_good_total",
+                "Good parts produced in planned busy time, from the device's quality source.",
+                labels,
+                good,
+            )
     if view.has_ideal:
         families.counter(
             "mtconnect_device_ideal_production_seconds_total",

@@ -295,7 +295,8 @@ def test_a_bad_count_gives_good_parts_as_produced_minus_bad():
     lathe_hour(state, bad=2)
     metrics = exposition(state)
     assert value(metrics, "mtconnect_device_parts_produced_total") == 5
-    assert value(metrics, "mtconnect_device_parts_good_total") == 3
+    assert value(metrics, "mtconnect_device_parts_bad_total") == 2
+    assert value(metrics, "mtconnect_device_parts_good_total") is None  # produced - bad is no counter
     assert value(metrics, "mtconnect_device_day_quality_ratio", period="current") == pytest.approx(3 / 5)
     assert value(metrics, "mtconnect_device_day_oee_ratio", period="current") == pytest.approx(0.6 * 0.5 * 0.6)
 
