@@ -286,3 +286,60 @@ def test_a_retired_agent_gives_its_budget_back_for_good_even_when_its_probe_answ
                 assert exporter.total_budget.used == MILL_SERIES
         finally:
             exporter.stop()
+
+
+def test_a_flood_of_fault_codes_beyond_the_cap_costs_bounded_memory_and_constant_time_per_observation(
+    scripted: FaultyAgent,
+) -> None:
+    import time
+
+    from factorydash.state import MAX_UNEXPORTED_ACTIVATIONS
+
+    from .agents import follower_for
+
+    batch = 4000
+    scripted.script("probe", Reply(agentdocs.probe()))
+    scripted.script("current", Reply(agentdocs.current_mill()))
+    follower = follower_for(scripted.url, name="flood", budget=MILL_SERIES + 10, max_document_bytes=8 << 20)
+    step_until(follower, Phase.SAMPLE)
+    seconds = []
+    for index in range(4):
+        first = 7 + index * batch
+        faults = [agentdocs.condition(first + i, "Fault", 1, code=f"E{first + i}") for i in range(batch)]
+        scripted.script("sample", Reply(agentdocs.streams(faults, first=1, last=first + batch - 1, next_=first + batch)))
+        started = time.process_time()
+        follower.step()
+        seconds.append(time.process_time() - started)
+    state = follower.state
+    with state.lock:
+        condition = state.trackers["system"]
+        assert len(condition.active) == 10  # the ten series the cap left
+        assert len(condition.unexported) == MAX_UNEXPORTED_ACTIVATIONS
+        assert condition.activations["fault"] == 4 * batch  # every onset is still counted
+        assert condition.level == "fault"
+        assert state.counters.dropped_series == 4 * batch - 10
+    assert state.budget.used == MILL_SERIES + 10
+    # Before, each observation scanned every remembered activation: the fourth batch cost ~7x the first.
+    assert seconds[3] < 2.5 * seconds[0], seconds
+
+
+def test_a_200k_item_probe_keeps_only_the_items_within_the_cap(scripted: FaultyAgent) -> None:
+    from factorydash.parser import DataItem
+
+    from .agents import follower_for
+
+    items = "".join(
+        f'<DataItem category="SAMPLE" id="s{i}" name="sensor{i}" type="TEMPERATURE" units="CELSIUS"/>'
+        for i in range(200_000)
+    )
+    scripted.script("probe", Reply(agentdocs.probe(data_items=f"<DataItems>{items}</DataItems>")))
+    del items
+    follower = follower_for(scripted.url, name="huge", budget=1000, max_document_bytes=64 << 20)
+    follower.step()
+    scripted.script("probe", Reply(agentdocs.probe()))  # the agent's copy of the big document goes away
+    gc.collect()
+    alive = sum(1 for thing in gc.get_objects() if isinstance(thing, DataItem))
+    state = follower.state
+    assert len(state.trackers) == 995  # of the cap of 1000 the device takes 5, each TEMPERATURE 1
+    assert state.counters.dropped_series == 200_000 - 995
+    assert alive <= len(state.trackers) + 50, f"{alive} data items kept for {len(state.trackers)} trackers"
