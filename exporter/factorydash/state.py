@@ -551,6 +551,7 @@ class AgentCounters:
     observations: int = 0
     lost: int = 0
     dropped_series: int = 0
+    collect_errors: int = 0  # scrapes that left this agent's series out (see the collector)
     errors: dict[str, int] = field(default_factory=dict)
     durations: dict[str, DurationHistogram] = field(default_factory=dict)
     timestamps_rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REJECTION_REASONS, 0))
