@@ -16,6 +16,7 @@ checks it).
 
 from __future__ import annotations
 
+import logging
 import platform
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ from .state import (
     TextEventTracker,
     Tracker,
 )
+from .state import _cap as cap_label_value  # the one label-length rule
+
+log = logging.getLogger(__name__)
 
 DATA_ITEM_LABELS = ("agent", "device", "component", "component_id", "data_item_id", "name", "sub_type")
 _AXES = ("x", "y", "z")
@@ -75,7 +79,21 @@ def tracker_labels(state: AgentState, tracker: Tracker, extra: Pairs = ()) -> st
 
 def _uncached_labels(state: AgentState, tracker: Tracker, extra: Pairs) -> str:
     """For unbounded extras (DATA_SET keys, alarm messages, event values): never kept."""
-    return render_labels((*zip(DATA_ITEM_LABELS, state.item_labels(tracker.item)), *extra))
+    return render_labels((*zip(DATA_ITEM_LABELS, state.item_labels(tracker.item)), *_capped(state, extra)))
+
+
+def _capped(state: AgentState, pairs: Pairs) -> Pairs:
+    """Label pairs whose values come from the agent, each cut to the configured length."""
+    limit = state.settings_label_limit
+    return tuple((name, cap_label_value(value, limit)) for name, value in pairs)
+
+
+def _number(value: float) -> str:
+    """A sample value; an agent's integer beyond float range is +Inf/-Inf, never an exception in a scrape."""
+    try:
+        return floatToGoString(value)
+    except OverflowError:
+        return "+Inf" if value > 0 else "-Inf"
 
 
 class RenderedFamily:
@@ -91,7 +109,7 @@ class RenderedFamily:
         self.lines: list[str] = []
 
     def add(self, sample_name: str, labels: str, value: float) -> None:
-        self.lines.append(f"{sample_name}{labels} {floatToGoString(value)}\n")
+        self.lines.append(f"{sample_name}{labels} {_number(value)}\n")
 
     def text(self) -> str:
         name = self.name + "_total" if self.type == "counter" else self.name
@@ -148,6 +166,15 @@ class Families:
         base = name.removesuffix("_total")
         self.get(base, documentation, "counter").add(base + "_total", labels, value)
 
+    def merge(self, other: Families) -> None:
+        """Take the lines of `other` (one agent's families, rendered on their own)."""
+        for name, family in other._families.items():
+            mine = self._families.get(name)
+            if mine is None:
+                self._families[name] = family
+            else:
+                mine.lines.extend(family.lines)
+
     def __iter__(self) -> Iterator[RenderedFamily]:
         return iter(self._families.values())
 
@@ -171,8 +198,27 @@ class FactorydashCollector(Collector):
         families.get("mtconnect_agent_up", "1 if the last exchange with the agent succeeded, else 0.", "gauge")
         for state in self._states():
             with state.lock:
-                self._collect_agent(state, families)
+                self._collect_isolated(state, families)
         yield from families
+
+    def _collect_isolated(self, state: AgentState, families: Families) -> None:
+        """One agent's series, rendered apart: a bug or a value that breaks them costs only that agent's
+        series in this scrape (counted, logged once per agent), never the scrape of the others."""
+        own = Families()
+        try:
+            self._collect_agent(state, own)
+        except Exception:
+            if state.counters.collect_errors == 0:
+                log.exception("agent=%s its series could not be rendered and are left out of the scrape", state.name)
+            state.counters.collect_errors += 1
+        else:
+            families.merge(own)
+        families.counter(
+            "mtconnect_agent_collect_errors_total",
+            "Scrapes that left out the agent's series because rendering them failed (see the exporter log).",
+            render_labels((("agent", state.name),)),
+            state.counters.collect_errors,
+        )
 
     # -- agent -----------------------------------------------------------------
 
@@ -188,10 +234,15 @@ class FactorydashCollector(Collector):
                     (
                         ("agent", state.name),
                         ("url", state.url),
-                        ("instance_id", header.instance_id),
-                        ("version", header.version),
-                        ("schema_version", state.schema_version),
-                        ("sender", header.sender),
+                        *_capped(
+                            state,
+                            (
+                                ("instance_id", header.instance_id),
+                                ("version", header.version),
+                                ("schema_version", state.schema_version),
+                                ("sender", header.sender),
+                            ),
+                        ),
                     )
                 ),
                 1,
@@ -293,7 +344,7 @@ class FactorydashCollector(Collector):
             and tracker.item.component in ("Device", "Agent")
         }
         for device in state.devices:
-            pairs = (("agent", state.name), ("device", device.name))
+            pairs = (("agent", state.name), *_capped(state, (("device", device.name),)))
             labels = render_labels(pairs)
             families.gauge(
                 "mtconnect_device_info",
@@ -301,10 +352,15 @@ class FactorydashCollector(Collector):
                 render_labels(
                     (
                         *pairs,
-                        ("uuid", device.uuid),
-                        ("manufacturer", device.manufacturer),
-                        ("model", device.model),
-                        ("serial_number", device.serial_number),
+                        *_capped(
+                            state,
+                            (
+                                ("uuid", device.uuid),
+                                ("manufacturer", device.manufacturer),
+                                ("model", device.model),
+                                ("serial_number", device.serial_number),
+                            ),
+                        ),
                         ("is_agent", "true" if device.is_agent else "false"),
                     )
                 ),

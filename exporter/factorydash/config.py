@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date
@@ -43,6 +44,7 @@ DEFAULT_POLL_INTERVAL = 1.0
 MIN_TIMEOUT = 0.1
 MAX_SAMPLE_COUNT = 1_000_000
 REDACTED = "<secret>"
+MAX_SECRET_FILE_BYTES = 64 * 1024  # a password, a token or a key: never more
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _NAME_EXPECTED = "name of letters, digits, _ . -"
@@ -294,6 +296,25 @@ _Loader.add_implicit_resolver(
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
+def _read_secret_file(path: Path) -> bytes:
+    """A regular file of at most MAX_SECRET_FILE_BYTES. Opened without blocking and checked before reading,
+    so a FIFO cannot hang the exporter (or --config.check) and /dev/zero cannot fill its memory."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(0, "not a regular file")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(descriptor, MAX_SECRET_FILE_BYTES + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_SECRET_FILE_BYTES:
+                raise OSError(0, f"larger than {MAX_SECRET_FILE_BYTES} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
+
+
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     """Read and validate a configuration file; relative file paths in it are relative to its directory."""
     path = Path(path)
@@ -539,7 +560,7 @@ class _Reader:
             return Secret(self.env[raw])
         resolved = Path(raw) if self.base_dir is None else self.base_dir / raw
         try:
-            content = resolved.read_text(encoding="utf-8").rstrip("\r\n")
+            content = _read_secret_file(resolved).decode("utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as error:
             reason = getattr(error, "strerror", None) or "not UTF-8 text"
             return self.problem(source_path, f"cannot read secret file {_describe(str(resolved))}: {reason}")

@@ -16,7 +16,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from .accounting import DeviceAccount, Role
@@ -37,6 +37,8 @@ from .vocabularies import CLOSED_VOCABULARIES, NUMERIC_EVENT_TYPES, UNAVAILABLE
 log = logging.getLogger(__name__)
 
 CONDITION_LEVELS = ("normal", "warning", "fault", "unavailable")
+# Series of one device: info, available, last observation, planned production, ideal cycle time.
+DEVICE_SERIES = 5
 _AXES = ("x", "y", "z")
 
 
@@ -53,7 +55,11 @@ def _number(text: str) -> float | None:
 
 
 class SeriesBudget:
-    """A cap on series, shared by whoever holds it (one per agent, one global)."""
+    """A cap on series, shared by whoever holds it (one per agent, one global).
+
+    Accounting is exact: every holder (a tracker, an agent's devices) gives back exactly what it
+    reserved, so re-probes, reloads and retired agents return the budget to where it was.
+    """
 
     def __init__(self, limit: int, parent: SeriesBudget | None = None) -> None:
         self.limit = limit
@@ -93,13 +99,26 @@ class Tracker(ABC):
     rendered_extra_labels: dict[tuple[tuple[str, str], ...], str] | None = field(
         default=None, kw_only=True, repr=False, compare=False
     )
+    reserved: int = field(default=0, kw_only=True, repr=False, compare=False)  # series taken from `budget`
 
     @abstractmethod
     def apply(self, observation: Observation, state: AgentState) -> None:
         """Take one observation of this data item, in sequence order."""
 
+    def reserve(self, count: int) -> bool:
+        """Take `count` series from the budget for this tracker; False (nothing taken) at the cap."""
+        if not self.budget.reserve(count):
+            return False
+        self.reserved += count
+        return True
+
+    def give_back(self, count: int) -> None:
+        self.budget.release(count)
+        self.reserved -= count
+
     def release(self) -> None:
-        self.budget.release(self.static_series)
+        """Give back every series this tracker holds (it is being dropped)."""
+        self.give_back(self.reserved)
 
 
 # Shared by every tracker without DATA_SET/TABLE keys: an empty dict each would cost 64 bytes per series.
@@ -186,21 +205,18 @@ class SampleTracker(Tracker):
 
     def _resize(self, updated: dict[str, float], state: AgentState | None = None) -> None:
         grow = len(updated) - len(self.entries)
-        if grow > 0 and not self.budget.reserve(grow):
+        if grow > 0 and not self.reserve(grow):
             # Keep the keys we already had; drop only the new ones.
             kept = {key: value for key, value in updated.items() if key in self.entries}
             dropped = len(updated) - len(kept)
             if state is not None:
                 state.count_dropped(self.item, dropped)
-            self.budget.release(len(self.entries) - len(kept))
+            self.give_back(len(self.entries) - len(kept))
             self.entries = kept
             return
         if grow < 0:
-            self.budget.release(-grow)
+            self.give_back(-grow)
         self.entries = updated
-
-    def release(self) -> None:
-        self.budget.release(self.static_series + len(self.entries))
 
 
 def _scaled(text: str, scale: float) -> float | None:
@@ -226,7 +242,7 @@ class StateTracker(Tracker):
         value = observation.value or UNAVAILABLE
         stamp = state.stamp(observation, self.item.device)
         exposed = value in self.vocabulary or value in self.seconds
-        if not exposed and self.budget.reserve(3):
+        if not exposed and self.reserve(3):
             self.seconds[value] = 0.0
             self.transitions[value] = 0
             exposed = True
@@ -271,12 +287,6 @@ class StateTracker(Tracker):
         for value in self.seconds:
             if value not in self.vocabulary:
                 yield value
-
-    def _extra_values(self) -> list[str]:
-        return [value for value in self.seconds if value not in self.vocabulary]
-
-    def release(self) -> None:
-        self.budget.release(self.static_series + 3 * len(self._extra_values()))
 
 
 @dataclass(slots=True)
@@ -363,6 +373,12 @@ class Activation:
     since: str
 
 
+# Activations active beyond the series cap are remembered (a repeat is no new onset, and they keep the
+# level) up to this many per condition item; beyond it they are only counted, so a flood of alarm codes
+# costs neither memory nor CPU.
+MAX_UNEXPORTED_ACTIVATIONS = 100
+
+
 @dataclass(slots=True)
 class ConditionTracker(Tracker):
     """A CONDITION item: its level, every active Warning/Fault, and their onsets."""
@@ -372,20 +388,19 @@ class ConditionTracker(Tracker):
     # Activations active beyond the series cap: no series, but known, so a repeat is no new onset.
     unexported: dict[str, str] = field(default_factory=dict)  # key -> level
     activations: dict[str, int] = field(default_factory=lambda: {"warning": 0, "fault": 0})
+    # How many active + unexported activations are at each level: the level without a scan.
+    active_levels: dict[str, int] = field(default_factory=lambda: {"warning": 0, "fault": 0})
 
     def apply(self, observation: Observation, state: AgentState) -> None:
         level = observation.level or "unavailable"
-        key = observation.condition_id or observation.native_code
         if level == "unavailable":
             self._clear_all()
             self.level = "unavailable"
             return
+        key = _activation_key(observation, state)
         if level == "normal":
             if key:
-                removed = self.active.pop(key, None)
-                if removed is not None:
-                    self.budget.release(1)
-                self.unexported.pop(key, None)
+                self._forget(key)
             else:
                 self._clear_all()
             self._relevel()
@@ -404,18 +419,24 @@ class ConditionTracker(Tracker):
             unexported_level = self.unexported.get(key)
             if unexported_level != level:
                 self.activations[level] += 1
-            if unexported_level is not None or not self.budget.reserve(1):
-                if unexported_level is None:
-                    state.count_dropped(self.item, 1)
+            if unexported_level is not None:
+                self._count_level(unexported_level, -1)
                 self.unexported[key] = level
+                self._count_level(level, 1)
                 self._relevel()
                 return
+            if not self.reserve(1):
+                state.count_dropped(self.item, 1)
+                if len(self.unexported) < MAX_UNEXPORTED_ACTIVATIONS:
+                    self.unexported[key] = level
+                    self._count_level(level, 1)
+                self._relevel()
+                return
+            self._count_level(level, 1)
         elif previous.level != level:
             self.activations[level] += 1
-            activation = Activation(
-                level, activation.native_code, activation.native_severity, activation.qualifier,
-                activation.message, observation.timestamp,
-            )
+            self._count_level(previous.level, -1)
+            self._count_level(level, 1)
         else:
             activation = Activation(
                 level, activation.native_code, activation.native_severity, activation.qualifier,
@@ -430,32 +451,48 @@ class ConditionTracker(Tracker):
         self._clear_all()
         self.level = "normal"
         for observation in observations:
-            key = observation.condition_id or observation.native_code
+            key = _activation_key(observation, state)
             self.apply(observation, state)
             if observation.level in ("warning", "fault") and before.get(key) == observation.level:
                 self.activations[observation.level] -= 1  # not a new onset: it was active before
             if state.initial_current and observation.level in ("warning", "fault") and key not in before:
                 self.activations[observation.level] -= 1  # active before we started: onset not seen
 
+    def _forget(self, key: str) -> None:
+        removed = self.active.pop(key, None)
+        if removed is not None:
+            self.give_back(1)
+            self._count_level(removed.level, -1)
+        unexported_level = self.unexported.pop(key, None)
+        if unexported_level is not None:
+            self._count_level(unexported_level, -1)
+
     def _clear_all(self) -> None:
         self.unexported.clear()
         if self.active:
-            self.budget.release(len(self.active))
+            self.give_back(len(self.active))
             self.active.clear()
+        for level in self.active_levels:
+            self.active_levels[level] = 0
+
+    def _count_level(self, level: str, change: int) -> None:
+        self.active_levels[level] += change
 
     def _relevel(self) -> None:
-        levels = {activation.level for activation in self.active.values()} | set(self.unexported.values())
-        self.level = "fault" if "fault" in levels else "warning" if "warning" in levels else "normal"
+        levels = self.active_levels
+        self.level = "fault" if levels["fault"] else "warning" if levels["warning"] else "normal"
 
-    def release(self) -> None:
-        self.budget.release(self.static_series + len(self.active))
+
+def _activation_key(observation: Observation, state: AgentState) -> str:
+    """An activation's identity (conditionId, else nativeCode), capped: an agent's string is never kept whole."""
+    return _cap(observation.condition_id or observation.native_code, state.settings_label_limit)
 
 
 def _carry_counters(old: Tracker, new: Tracker) -> None:
     """A re-probe rebuilt the tracker of a data item that kept its id and type: its counters go on."""
     if isinstance(old, StateTracker) and isinstance(new, StateTracker):
         for value in old.all_states():
-            if value in new.vocabulary or new.budget.reserve(3):
+            if value in new.vocabulary or new.reserve(3):
                 new.seconds[value] = old.seconds.get(value, 0.0)
                 new.transitions[value] = old.transitions.get(value, 0)
         new.current, new.since = old.current, old.since
@@ -514,6 +551,7 @@ class AgentCounters:
     observations: int = 0
     lost: int = 0
     dropped_series: int = 0
+    collect_errors: int = 0  # scrapes that left this agent's series out (see the collector)
     errors: dict[str, int] = field(default_factory=dict)
     durations: dict[str, DurationHistogram] = field(default_factory=dict)
     timestamps_rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REJECTION_REASONS, 0))
@@ -544,7 +582,9 @@ class AgentState:
         self.last_success: float | None = None  # exporter wall clock
         self.header: Header | None = None
         self.schema_version = ""
-        self.devices: tuple[Device, ...] = ()
+        self.devices: tuple[Device, ...] = ()  # without their data items (see load_model)
+        self._device_series = 0  # series reserved for self.devices
+        self.retired = False
         self.trackers: dict[str, Tracker] = {}
         self.declared_items: frozenset[str] = frozenset()
         self.device_last_observation: dict[str, float] = {}
@@ -566,51 +606,79 @@ class AgentState:
     def load_model(self, document: DevicesDocument) -> None:
         """A probe: rebuild every tracker (first contact, restart or model change).
 
-        Trackers of data items that keep their id and type keep their counters.
+        Trackers of data items that keep their id and type keep their counters. What the series cap
+        refuses is not kept: devices keep no data items (the trackers and the accounts hold what they
+        need), and dropped devices and items are only counted.
         """
         with self.lock:
+            if self.retired:
+                return  # a follower that outlived its reload: its budget was given back for good
             if self.clock.instance_id is None or self.clock.is_new_instance(document.header):
                 self._end_instance()
                 self.clock.start_instance(document.header)
             previous = self.trackers
-            for tracker in previous.values():
-                tracker.release()
-            self.trackers = {}
+            self._release_series()
             self.device_last_observation = {}
             wanted = set(self.settings.devices)
-            self.devices = tuple(
-                device for device in document.devices if not wanted or device.name in wanted or device.uuid in wanted
-            )
             self.schema_version = document.schema_version
             # Items of filtered devices and items we do not export are declared, just not tracked.
             self.declared_items = frozenset(item.id for device in document.devices for item in device.data_items)
             self.needs_probe = False
+            kept: list[Device] = []
             dropped: list[str] = []
-            for device in self.devices:
+            dropped_count = duplicates = 0
+            for device in document.devices:
+                if wanted and device.name not in wanted and device.uuid not in wanted:
+                    continue
+                if not self.budget.reserve(DEVICE_SERIES):
+                    if len(dropped) < 10:
+                        dropped.append(device.name)
+                    dropped_count += 1
+                    self.counters.dropped_series += DEVICE_SERIES
+                    continue
+                self._device_series += DEVICE_SERIES
+                kept.append(device)
                 for item in device.data_items:
+                    if item.id in self.trackers:
+                        duplicates += 1  # observations name the item by id alone: the first one wins
+                        continue
                     tracker = self._make_tracker(item)
                     if tracker is None:
                         continue
-                    if not self.budget.reserve(tracker.static_series):
-                        dropped.append(item.id)
+                    if not tracker.reserve(tracker.static_series):
+                        if len(dropped) < 10:
+                            dropped.append(item.id)
+                        dropped_count += 1
                         self.counters.dropped_series += tracker.static_series
                         continue
                     old = previous.get(item.id)
                     if old is not None and type(old) is type(tracker) and old.item.type == tracker.item.type:
                         _carry_counters(old, tracker)
                     self.trackers[item.id] = tracker
-            if dropped:
+            self.devices = tuple(replace(device, data_items=()) for device in kept)
+            if dropped_count:
                 log.warning(
-                    "agent=%s series cap reached: %d data items not exported, first: %s",
+                    "agent=%s series cap reached: %d devices or data items not exported, first: %s",
                     self.name,
-                    len(dropped),
+                    dropped_count,
                     ", ".join(dropped[:10]),
                 )
-            self._load_accounts()
+            if duplicates:
+                log.warning("agent=%s probe declares %d duplicate data item ids: the first of each is used",
+                            self.name, duplicates)
+            self._load_accounts(kept)
 
-    def _load_accounts(self) -> None:
+    def _release_series(self) -> None:
+        for tracker in self.trackers.values():
+            tracker.release()
+        self.trackers = {}
+        self.budget.release(self._device_series)
+        self._device_series = 0
+        self.devices = ()
+
+    def _load_accounts(self, devices: list[Device]) -> None:
         roles: dict[str, tuple[DeviceAccount, Role, str]] = {}
-        for device in self.devices:
+        for device in devices:
             if device.is_agent:
                 continue
             account = self.accounts.get(device.name)
@@ -892,8 +960,7 @@ class AgentState:
         return max(header.last_sequence - header.next_sequence + 1, 0)
 
     def release(self) -> None:
-        """Give back every series of this agent (it is being removed)."""
+        """Give back every series of this agent for good (it is being removed; a late probe takes none)."""
         with self.lock:
-            for tracker in self.trackers.values():
-                tracker.release()
-            self.trackers = {}
+            self.retired = True
+            self._release_series()

@@ -109,13 +109,74 @@ def type_name(mtconnect_type: str) -> str:
 # Suffixes Prometheus reserves for counters, histograms, summaries and info metrics.
 _RESERVED_SUFFIXES = ("_count", "_sum", "_bucket", "_total", "_info", "_created")
 
+# The exporter's own families: every name under these prefixes and these names (counters without
+# `_total`). A data item never joins one of them.
+EXPORTER_PREFIXES = ("mtconnect_agent_", "mtconnect_device_", "mtconnect_condition_", "mtconnect_series_")
+EXPORTER_NAMES = frozenset({"mtconnect_parts", "mtconnect_event_info"})
+
+
+def is_exporter_family(name: str) -> bool:
+    return name.startswith(EXPORTER_PREFIXES) or name in EXPORTER_NAMES
+
+
+# Name parts promtool's lint reads as a metric type, an abbreviated unit or a non-base unit.
+_LINTED_PARTS = frozenset(
+    {"gauge", "counter", "histogram", "summary"}
+    | {"s", "ms", "us", "ns", "sec", "b", "kb", "mb", "gb", "tb", "pb", "m", "h", "d"}
+    | {"minutes", "hours", "days", "weeks", "milliseconds", "microseconds", "nanoseconds", "feet", "inches",
+       "yards", "miles", "millimeters", "centimeters", "kilometers", "kilobytes", "megabytes", "gigabytes",
+       "terabytes", "petabytes", "exabytes", "zettabytes", "yottabytes", "kibibytes", "mebibytes", "gibibytes",
+       "tebibytes", "pebibytes", "exbibytes", "zebibytes", "yobibytes", "fahrenheit", "kilograms", "milligrams",
+       "micrograms", "nanograms", "kilovolts", "millivolts", "microvolts", "kilojoules", "millijoules",
+       "milliamperes", "microamperes"}
+)
+
+
+def _state_families() -> frozenset[str]:
+    from .vocabularies import CLOSED_VOCABULARIES  # names of the state families: one-hot, seconds, transitions
+
+    return frozenset(
+        f"mtconnect_{type_name(kind)}_state{suffix}"
+        for kind in CLOSED_VOCABULARIES
+        for suffix in ("", "_seconds", "_transitions")
+    )
+
 
 def metric_name(mtconnect_type: str, units: str) -> str:
-    """`mtconnect_<type>_<unit>`; a name ending in a reserved suffix gets `_value` (PART_COUNT)."""
+    """The gauge family of a data item: `mtconnect_<type>_<unit>`, made collision-free and lint-clean.
+
+    The rule (README "Metric names"): a name part that promtool's lint would flag is glued to the part
+    before it (`x:FOO_GAUGE` -> `mtconnect_x_foogauge`), and a name that ends in a suffix Prometheus
+    reserves or that is (or is named like) one of the exporter's own or the state families gets `_value`
+    (PART_COUNT -> `mtconnect_part_count_value`, PARTS -> `mtconnect_parts_value`).
+    """
     suffix = unit_for(units).suffix
-    name = f"mtconnect_{type_name(mtconnect_type)}"
-    if suffix and not name.endswith("_" + suffix):
-        name = f"{name}_{suffix}"
-    if name.endswith(_RESERVED_SUFFIXES):
+    name = type_name(mtconnect_type)
+    if suffix and name != suffix and not name.endswith("_" + suffix):
+        name = f"{name}_{suffix}" if name else suffix
+    name = "mtconnect_" + "_".join(_glue_linted_parts(name.split("_")))
+    if name.endswith(_RESERVED_SUFFIXES) or is_exporter_family(name) or name in _STATE_FAMILIES:
         name += "_value"
     return name
+
+
+def _glue_linted_parts(parts: list[str]) -> list[str]:
+    glued: list[str] = []
+    pending = ""
+    for part in parts:
+        if not part:
+            continue
+        if part in _LINTED_PARTS:
+            if glued:
+                glued[-1] += part
+            else:
+                pending += part  # no part before it: glued to the next one
+        else:
+            glued.append(pending + part)
+            pending = ""
+    if pending or not glued:
+        glued.append(pending + "value")
+    return glued
+
+
+_STATE_FAMILIES = _state_families()

@@ -13,11 +13,13 @@ well within Prometheus' X-Prometheus-Scrape-Timeout-Seconds.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import logging
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs
@@ -140,13 +142,16 @@ def _text(start_response: StartResponse, status: str, text: str) -> list[bytes]:
     return _respond(start_response, status, "text/plain; charset=utf-8", text.encode())
 
 
-CLIENT_TIMEOUT_SECONDS = 30.0  # a client that stalls (handshake or request) holds one thread this long at most
+CLIENT_TIMEOUT_SECONDS = 30.0  # a client that stalls (handshake or response) holds one thread this long at most
+REQUEST_DEADLINE_SECONDS = 10.0  # the whole request (line, headers, body), however slowly it trickles in
 POLL_SECONDS = 0.1  # how soon serve_forever notices shutdown()
+LISTEN_BACKLOG = 1024  # connections the kernel queues while every thread is busy (socketserver's default is 5)
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
     tls: ssl.SSLContext | None = None
 
     def finish_request(self, request: socket.socket, client_address: object) -> None:
@@ -165,8 +170,40 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
+class _IPv6WSGIServer(_ThreadingWSGIServer):
+    address_family = socket.AF_INET6
+
+
+class _DeadlineSocketReader(io.RawIOBase):
+    """The request bytes with one deadline for the whole request: a client trickling a byte at a time
+    (slowloris) is cut off at the deadline instead of holding its thread for as long as it likes."""
+
+    def __init__(self, connection: socket.socket, deadline: float) -> None:
+        self._connection = connection
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("request deadline passed")
+        self._connection.settimeout(remaining)  # every wait for bytes ends by the deadline
+        try:
+            return self._connection.recv_into(buffer)
+        finally:
+            self._connection.settimeout(CLIENT_TIMEOUT_SECONDS)  # the response gets its own time to be sent
+
+
 class _QuietHandler(WSGIRequestHandler):
     timeout = CLIENT_TIMEOUT_SECONDS
+    request_deadline = REQUEST_DEADLINE_SECONDS
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # replaced by a reader with a deadline (closing it leaves the socket open)
+        self.rfile = io.BufferedReader(_DeadlineSocketReader(self.connection, time.monotonic() + self.request_deadline))
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("%s " + format, self.address_string(), *args)
@@ -176,7 +213,8 @@ class WebServer:
     """Serves a WSGI app on host:port in a background thread; HTTPS when given a TLS context."""
 
     def __init__(self, app: Callable, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
-        self.server = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+        server_class = _IPv6WSGIServer if ":" in host else _ThreadingWSGIServer
+        self.server = make_server(host, port, app, server_class=server_class, handler_class=_QuietHandler)
         self.server.tls = tls
         self.host, self.port = self.server.server_address[:2]
         self._thread = threading.Thread(

@@ -23,8 +23,11 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import ssl
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +37,8 @@ import bcrypt
 import yaml
 
 from .config import ConfigError
+
+log = logging.getLogger(__name__)
 
 TLS_VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,
@@ -195,20 +200,35 @@ def _users(value: Any, problems: list[str]) -> dict[str, bytes]:
     return users
 
 
+# bcrypt verdicts remembered (keyed digests, never passwords): successes so scrapes skip bcrypt, failures so
+# a client repeating a wrong password costs nothing after its first attempt.
+VERDICT_CACHE_SIZE = 1024
+# New wrong credentials are checked with bcrypt at most this often (a burst, then a steady rate) across
+# all clients; past that they are refused without a check, so wrong passwords cannot eat the CPU.
+FAILED_CHECKS_BURST = 10
+FAILED_CHECKS_PER_SECOND = 1.0
+
+
 class BasicAuthChecker:
     """Checks `Authorization: Basic` headers against bcrypt hashes.
 
-    bcrypt is slow on purpose (tens of milliseconds); a scrape every few
-    seconds would pay that every time, so accepted credentials are
-    remembered by a keyed SHA-256 digest (as exporter-toolkit does). The
-    digest key is random per process, so the cache reveals nothing.
+    bcrypt is slow on purpose (tens of milliseconds). Verdicts are remembered
+    by a keyed SHA-256 digest of user and password (as exporter-toolkit does;
+    the key is random per process, so the cache reveals nothing), and bcrypt
+    checks that fail draw on a small token bucket: while it is empty, unknown
+    credentials are refused without a check (and logged once per episode).
+    Credentials accepted before keep working during such a flood.
     """
 
-    def __init__(self, users: Mapping[str, bytes]) -> None:
+    def __init__(self, users: Mapping[str, bytes], clock=time.monotonic) -> None:
         self.users = dict(users)
         self._key = hashlib.sha256(ssl.RAND_bytes(32)).digest()
-        self._accepted: set[bytes] = set()
+        self._verdicts: OrderedDict[bytes, bool] = OrderedDict()
         self._lock = threading.Lock()
+        self._clock = clock
+        self._tokens = float(FAILED_CHECKS_BURST)
+        self._tokens_at = clock()
+        self._throttling = False
         # Unknown users still pay for one bcrypt check at the same cost, so timing does not tell who exists.
         self._dummy = next(iter(self.users.values()), b"")
 
@@ -221,17 +241,37 @@ class BasicAuthChecker:
         user, password = credentials
         digest = hmac.new(self._key, user.encode() + b"\0" + password, hashlib.sha256).digest()
         with self._lock:
-            if digest in self._accepted:
-                return True
+            verdict = self._verdicts.get(digest)
+            if verdict is not None:
+                self._verdicts.move_to_end(digest)
+                return verdict
+            if not self._take_token():
+                return False
         hashed = self.users.get(user)
         try:
             accepted = bcrypt.checkpw(password, hashed if hashed is not None else self._dummy) and hashed is not None
         except ValueError:  # a malformed hash: never a match
             accepted = False
-        if accepted:
-            with self._lock:
-                self._accepted.add(digest)
+        with self._lock:
+            if accepted:
+                self._tokens = min(self._tokens + 1, FAILED_CHECKS_BURST)  # only failures spend the bucket
+            self._verdicts[digest] = accepted
+            if len(self._verdicts) > VERDICT_CACHE_SIZE:
+                self._verdicts.popitem(last=False)
         return accepted
+
+    def _take_token(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self._tokens + (now - self._tokens_at) * FAILED_CHECKS_PER_SECOND, FAILED_CHECKS_BURST)
+        self._tokens_at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            self._throttling = False
+            return True
+        if not self._throttling:
+            log.warning("basic auth: too many wrong credentials, refusing new ones without a check for now")
+            self._throttling = True
+        return False
 
 
 def _decode_basic(header: str | None) -> tuple[str, bytes] | None:

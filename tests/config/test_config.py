@@ -526,3 +526,43 @@ def test_the_readme_reference_table_states_the_defaults_the_loader_applies() -> 
     assert rows["agents[].stream"] == "`false`" and agent.stream is False
     assert rows["agents[].tls.verify"] == "`true`" and agent.tls_verify is True
     assert rows["agents[].poll_interval"].endswith("else `1s`")
+
+
+# --- secret files that are not small regular files ----------------------------------------------------
+
+
+def _header_secret_config(secret: Path) -> str:
+    return f"agents:\n  - name: nist\n    url: {NIST}\n    headers:\n      X-Api-Key: {{file: {secret}}}\n"
+
+
+def test_a_secret_file_that_is_dev_zero_or_too_large_is_a_config_error_not_a_memory_error(tmp_path: Path) -> None:
+    from factorydash.config import MAX_SECRET_FILE_BYTES
+
+    big = tmp_path / "big"
+    big.write_bytes(b"k" * (MAX_SECRET_FILE_BYTES + 1))
+    for secret, reason in ((Path("/dev/zero"), "not a regular file"), (big, f"larger than {MAX_SECRET_FILE_BYTES} bytes")):
+        with pytest.raises(ConfigError) as caught:
+            parse_config(_header_secret_config(secret))
+        (problem,) = caught.value.problems  # the path in it is shortened when long
+        assert problem.startswith('agents[0].headers.X-Api-Key.file: cannot read secret file "')
+        assert problem.endswith(f'": {reason}')
+    big.write_bytes(b"k" * MAX_SECRET_FILE_BYTES)  # exactly at the limit is fine
+    assert parse_config(_header_secret_config(big)).agents[0].headers[0][1].reveal() == "k" * MAX_SECRET_FILE_BYTES
+
+
+def test_config_check_with_a_fifo_secret_reports_a_config_error_instead_of_hanging(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    os.mkfifo(tmp_path / "api-key")  # nobody ever writes to it: reading would wait forever
+    config = tmp_path / "factorydash.yml"
+    config.write_text(_header_secret_config(Path("api-key")))
+    result = subprocess.run(
+        [sys.executable, "-m", "factorydash", "--config.file", str(config), "--config.check"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert 'agents[0].headers.X-Api-Key.file: cannot read secret file "' in result.stderr
+    assert '": not a regular file' in result.stderr
+    assert "Traceback" not in result.stderr

@@ -127,3 +127,47 @@ def test_listen_addresses(text: str, expected: tuple[str, int]) -> None:
 def test_invalid_listen_addresses_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_listen_address(text)
+
+
+# -- bcrypt under a flood of wrong passwords: ratios of bcrypt's own cost, never absolute times --------
+
+
+class FrozenClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def one_bcrypt_cpu_seconds(hashed: bytes) -> float:
+    started = time.process_time()
+    bcrypt.checkpw(b"anything", hashed)
+    return time.process_time() - started
+
+
+def test_wrong_passwords_cost_at_most_a_burst_of_bcrypt_checks_and_remembered_ones_nothing() -> None:
+    from factorydash.webconfig import FAILED_CHECKS_BURST
+
+    slow = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=10))
+    clock = FrozenClock()
+    checker = BasicAuthChecker({"prom": slow}, clock=clock)
+    one = one_bcrypt_cpu_seconds(slow)
+    assert checker.check(basic("prom", "s3cret"))  # Prometheus, known before the flood
+    started = time.process_time()
+    for attempt in range(100):
+        assert not checker.check(basic("prom", f"guess-{attempt}"))
+    distinct = (time.process_time() - started) / one
+    started = time.process_time()
+    for _ in range(100):
+        assert not checker.check(basic("prom", "guess-0"))  # one client repeating its wrong password
+    repeated = (time.process_time() - started) / one
+    assert distinct < FAILED_CHECKS_BURST + 2, f"100 wrong passwords cost {distinct:.1f} bcrypt checks"
+    assert repeated < 0.5, f"a remembered wrong password cost {repeated:.2f} bcrypt checks"
+    assert checker.check(basic("prom", "s3cret"))  # the known client is never locked out
+    fresh = BasicAuthChecker({"prom": slow}, clock=clock)
+    for attempt in range(FAILED_CHECKS_BURST + 5):
+        fresh.check(basic("prom", f"guess-{attempt}"))
+    assert not fresh.check(basic("prom", "s3cret"))  # during the flood a new client waits...
+    clock.now += 3.0
+    assert fresh.check(basic("prom", "s3cret"))  # ...until the bucket refills

@@ -170,3 +170,180 @@ def test_memory_and_series_stay_flat_over_a_simulated_week_of_churning_programs_
     with state.lock:
         assert len(state.trackers["system"].active) <= 1
         assert len(state._warned) < 20
+
+
+# -- exact budget accounting: re-probes, reloads, retired agents ------------------------------------
+
+# Static series of agentdocs.probe(), counted by hand from MILL_DATA_ITEMS: the device 5 (info, available,
+# last observation, planned production, ideal cycle time); AVAILABILITY 2 values x 3 (one-hot, seconds,
+# transitions) = 6; EMERGENCY_STOP 3 x 3 = 9; X, C speed, C load 1 each = 3; the SYSTEM condition 4 levels
+# + 1 = 5; EXECUTION 11 x 3 = 33; CONTROLLER_MODE 7 x 3 = 21; PROGRAM 1; two PART_COUNTs 2 each = 4;
+# PATH_POSITION 3 axes = 3; feed rate and cutting time 1 each = 2; the VARIABLE data set 0 (until entries).
+MILL_SERIES = 92
+MILL_TRACKED = 15  # every item but BLOCK (free text not enabled)
+# After messy_sample, EXECUTION keeps its four out-of-vocabulary values across re-probes (their counters
+# carry over while the item keeps its id and type): 3 series each.
+CARRIED_SERIES = 3 * 4
+
+# The same items twice under the same ids, in a second device too: a leak per duplicate before.
+DUPLICATED_ITEMS = agentdocs.MILL_DATA_ITEMS.replace(
+    "<DataItems>", '<DataItems><DataItem category="EVENT" id="exec" type="EXECUTION"/>'
+    '<DataItem category="CONDITION" id="system" type="SYSTEM"/>', 1
+)
+SECOND_DEVICE = (
+    '<Device id="d2" name="Twin" uuid="twin-1"><DataItems>'
+    '<DataItem category="EVENT" id="exec" type="EXECUTION"/><DataItem category="SAMPLE" id="xpos" type="POSITION"'
+    ' units="MILLIMETER"/></DataItems></Device>'
+)
+
+
+def messy_sample(sequence: int) -> bytes:
+    """Out-of-vocabulary EXECUTION values, a flood of fault codes and DATA_SET entries: dynamic series."""
+    observations = [agentdocs.execution(sequence + i, f"NOT_A_STATE_{i}", i) for i in range(4)]
+    observations += [agentdocs.condition(sequence + 4 + i, "Fault", 5, code=f"F{i}") for i in range(30)]
+    entries = "".join(f'<Entry key="k{i}">{i}</Entry>' for i in range(20))
+    observations.append(agentdocs.Obs("vars", sequence + 40, "", agentdocs.ts(6), "VariableDataSet", children=entries))
+    return agentdocs.streams(observations, first=1, last=sequence + 40, next_=sequence + 41)
+
+
+def test_a_thousand_re_probes_with_bad_then_good_models_return_the_budget_to_the_exact_value() -> None:
+    from factorydash.parser import parse_document
+
+    good = parse_document(agentdocs.probe(), 1 << 20)
+    bad = parse_document(agentdocs.probe(data_items=DUPLICATED_ITEMS, extra_devices=SECOND_DEVICE), 1 << 20)
+    messy = parse_document(messy_sample(100), 1 << 20)
+    total = SeriesBudget(10_000)
+    for cap in (10_000, 140):  # plenty, and a cap the messy values run into (the refused path too)
+        state = AgentState("churn", "http://127.0.0.1:9/", StateSettings(), SeriesBudget(cap, parent=total))
+        for cycle in range(500):
+            state.load_model(bad)
+            state.apply_sample(messy)
+            assert state.budget.used <= cap
+            state.load_model(good)
+            expected = MILL_SERIES + CARRIED_SERIES
+            assert (state.budget.used, total.used) == (expected, expected), f"cycle {cycle}, cap {cap}"
+        assert len(state.trackers) == MILL_TRACKED
+        assert len(data_series(exposition([state]), "churn")) > 0
+        state.release()
+        assert (state.budget.used, total.used) == (0, 0)
+
+
+def restart_and_follow(follower: AgentFollower) -> None:
+    if follower.phase is Phase.SAMPLE:
+        follower.step()  # sees the new instanceId: re-probes
+    step_until(follower, Phase.SAMPLE)
+
+
+def test_re_probes_of_a_real_agent_with_messy_models_leave_the_fixed_model_fully_exported(
+    scripted: FaultyAgent,
+) -> None:
+    """Over HTTP: each cycle the agent restarts (new instanceId) with a bad model, then with the good one."""
+    from .agents import follower_for
+
+    follower = follower_for(scripted.url, name="messy", budget=140)
+    for cycle in range(25):
+        bad, fixed = f"{cycle}0", f"{cycle}1"
+        scripted.script("probe", Reply(agentdocs.probe(instance_id=bad, data_items=DUPLICATED_ITEMS,
+                                                       extra_devices=SECOND_DEVICE)))
+        scripted.script("current", Reply(agentdocs.current_mill(instance_id=bad)))
+        scripted.script("sample", Reply(messy_sample(100).replace(b'instanceId="1700000000"', f'instanceId="{bad}"'.encode())))
+        restart_and_follow(follower)
+        follower.step()  # the messy sample
+        scripted.script("probe", Reply(agentdocs.probe(instance_id=fixed)))
+        scripted.script("current", Reply(agentdocs.current_mill(instance_id=fixed)))
+        scripted.script("sample", Reply(agentdocs.streams([], first=1, last=6, next_=7, instance_id=fixed)))
+        restart_and_follow(follower)
+        assert follower.state.budget.used == MILL_SERIES + CARRIED_SERIES, f"cycle {cycle}"
+    assert follower.state.counters.restarts >= 49
+    assert len(follower.state.trackers) == MILL_TRACKED
+
+
+def test_a_retired_agent_gives_its_budget_back_for_good_even_when_its_probe_answers_after_the_reload(
+    scripted: FaultyAgent, tmp_path: Path
+) -> None:
+    scripted.script("probe", Reply(agentdocs.probe()))
+    scripted.script("current", Reply(agentdocs.current_mill()))
+    scripted.script("sample", Reply(agentdocs.streams([], first=1, last=6, next_=7)))
+    with FaultyAgent() as slow:
+        slow.script("probe", Reply(agentdocs.probe(), delay=1.0))  # longer than the reload waits for a follower
+        slow.script("current", Reply(agentdocs.current_mill()))
+        keep = f'  - {{name: keep, url: "{scripted.url}"}}\n'
+        both = parse_config(
+            f'defaults: {{poll_interval: 20ms, timeout: 3s}}\nagents:\n{keep}  - {{name: gone, url: "{slow.url}"}}\n'
+        )
+        exporter = Exporter(both)
+        exporter.start()
+        try:
+            wait_until(lambda: exporter.agents["keep"].state.up and slow.requests)
+            gone = exporter.agents["gone"]
+            exporter.reload(parse_config(f"defaults: {{poll_interval: 20ms, timeout: 3s}}\nagents:\n{keep}"))
+            gone.follower._thread.join(5)  # the late probe has been answered and applied (or not)
+            assert not gone.follower._thread.is_alive()
+            assert gone.state.budget.used == 0
+            assert exporter.total_budget.used == MILL_SERIES  # only the kept agent's series
+            for limit in (5000, 6000, 5000):  # settings change: every agent is new, the old ones retire
+                exporter.reload(parse_config(
+                    f"global: {{max_series_per_agent: {limit}}}\ndefaults: {{poll_interval: 20ms, timeout: 3s}}\n"
+                    f"agents:\n{keep}"
+                ))
+                wait_until(lambda: exporter.agents["keep"].state.budget.used == MILL_SERIES)
+                assert exporter.total_budget.used == MILL_SERIES
+        finally:
+            exporter.stop()
+
+
+def test_a_flood_of_fault_codes_beyond_the_cap_costs_bounded_memory_and_constant_time_per_observation(
+    scripted: FaultyAgent,
+) -> None:
+    import time
+
+    from factorydash.state import MAX_UNEXPORTED_ACTIVATIONS
+
+    from .agents import follower_for
+
+    batch = 4000
+    scripted.script("probe", Reply(agentdocs.probe()))
+    scripted.script("current", Reply(agentdocs.current_mill()))
+    follower = follower_for(scripted.url, name="flood", budget=MILL_SERIES + 10, max_document_bytes=8 << 20)
+    step_until(follower, Phase.SAMPLE)
+    seconds = []
+    for index in range(4):
+        first = 7 + index * batch
+        faults = [agentdocs.condition(first + i, "Fault", 1, code=f"E{first + i}") for i in range(batch)]
+        scripted.script("sample", Reply(agentdocs.streams(faults, first=1, last=first + batch - 1, next_=first + batch)))
+        started = time.process_time()
+        follower.step()
+        seconds.append(time.process_time() - started)
+    state = follower.state
+    with state.lock:
+        condition = state.trackers["system"]
+        assert len(condition.active) == 10  # the ten series the cap left
+        assert len(condition.unexported) == MAX_UNEXPORTED_ACTIVATIONS
+        assert condition.activations["fault"] == 4 * batch  # every onset is still counted
+        assert condition.level == "fault"
+        assert state.counters.dropped_series == 4 * batch - 10
+    assert state.budget.used == MILL_SERIES + 10
+    # Before, each observation scanned every remembered activation: the fourth batch cost ~7x the first.
+    assert seconds[3] < 2.5 * seconds[0], seconds
+
+
+def test_a_200k_item_probe_keeps_only_the_items_within_the_cap(scripted: FaultyAgent) -> None:
+    from factorydash.parser import DataItem
+
+    from .agents import follower_for
+
+    items = "".join(
+        f'<DataItem category="SAMPLE" id="s{i}" name="sensor{i}" type="TEMPERATURE" units="CELSIUS"/>'
+        for i in range(200_000)
+    )
+    scripted.script("probe", Reply(agentdocs.probe(data_items=f"<DataItems>{items}</DataItems>")))
+    del items
+    follower = follower_for(scripted.url, name="huge", budget=1000, max_document_bytes=64 << 20)
+    follower.step()
+    scripted.script("probe", Reply(agentdocs.probe()))  # the agent's copy of the big document goes away
+    gc.collect()
+    alive = sum(1 for thing in gc.get_objects() if isinstance(thing, DataItem))
+    state = follower.state
+    assert len(state.trackers) == 995  # of the cap of 1000 the device takes 5, each TEMPERATURE 1
+    assert state.counters.dropped_series == 200_000 - 995
+    assert alive <= len(state.trackers) + 50, f"{alive} data items kept for {len(state.trackers)} trackers"

@@ -258,3 +258,146 @@ def test_mutated_real_looking_documents_give_a_document_or_invalid_document(
         start %= len(data) + 1
         data[start : start + length % 40] = replacement
     _parses_or_refuses(bytes(data))
+
+
+# -- names an agent chooses never collide with the exporter's families --------------------------
+
+HOSTILE_ITEMS = """
+<DataItem category="SAMPLE" id="h1" type="PARTS"/>
+<DataItem category="SAMPLE" id="h2" type="AGENT_UP"/>
+<DataItem category="EVENT" id="h3" type="AGENT_RESTARTS" units="COUNT"/>
+<DataItem category="SAMPLE" id="h4" type="AGENT_REQUEST_DURATION" units="SECOND"/>
+<DataItem category="SAMPLE" id="h5" type="EXECUTION_STATE" units="SECOND"/>
+<DataItem category="SAMPLE" id="h6" type="CONDITION_LEVEL"/>
+<DataItem category="SAMPLE" id="h7" type="SERIES_DROPPED"/>
+<DataItem category="SAMPLE" id="h8" type="x:FOO_GAUGE"/>
+<DataItem category="SAMPLE" id="h9" type="D" units="HOURS"/>
+<DataItem category="SAMPLE" id="h10" type="PARTS_TOTAL"/>
+<DataItem category="SAMPLE" id="h11" type="AGENT_UP" units="MILLISECOND"/>
+"""
+# What each hostile item becomes, by the README's naming rule applied by hand.
+HOSTILE_NAMES = {
+    "h1": "mtconnect_parts_value",
+    "h2": "mtconnect_agent_up_value",
+    "h3": "mtconnect_agent_restarts_value",
+    "h4": "mtconnect_agent_request_duration_seconds_value",
+    "h5": "mtconnect_execution_state_seconds_value",
+    "h6": "mtconnect_condition_level_value",
+    "h7": "mtconnect_series_dropped_value",
+    "h8": "mtconnect_x_foogauge",
+    "h9": "mtconnect_dhoursvalue",
+    "h10": "mtconnect_parts_total_value",
+    "h11": "mtconnect_agent_up_millisecond_value",
+}
+
+
+def promtool_accepts(text: str) -> None:
+    promtool = require_program("promtool")
+    result = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30)
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_data_items_named_like_the_exporter_s_own_families_get_their_own_names_and_promtool_accepts_it(
+    scripted: FaultyAgent,
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    items = agentdocs.MILL_DATA_ITEMS.replace("<DataItems>", "<DataItems>" + HOSTILE_ITEMS, 1)
+    hostile = [Obs(item, 20 + index, "7", ts(1), "Hostile", "Samples", "Device", "d1") for index, item in enumerate(HOSTILE_NAMES)]
+    scripted.script("probe", Reply(agentdocs.probe(data_items=items)))
+    scripted.script("current", Reply(agentdocs.current_mill()))
+    scripted.script(
+        "sample",
+        Reply(agentdocs.streams([*hostile, agentdocs.part_count(40, "3", 2)], first=1, last=40, next_=41)),
+    )
+    follower = follower_for(scripted.url, name="hostile")
+    step_until(follower, Phase.SAMPLE)
+    follower.step()
+    text = exposition(follower)
+    promtool_accepts(text)
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    for name, kind in [
+        ("mtconnect_parts", "counter"),
+        ("mtconnect_agent_up", "gauge"),
+        ("mtconnect_agent_restarts", "counter"),
+        ("mtconnect_agent_request_duration_seconds", "histogram"),
+        ("mtconnect_execution_state_seconds", "counter"),
+        ("mtconnect_series_dropped", "counter"),
+    ]:
+        assert families[name].type == kind, name
+        assert not [sample for sample in families[name].samples if sample.labels.get("data_item_id") in HOSTILE_NAMES]
+    for item, name in HOSTILE_NAMES.items():
+        assert [sample.value for sample in families[name].samples if sample.labels["data_item_id"] == item] == [7.0]
+    assert [sample.value for sample in families["mtconnect_parts"].samples if sample.labels["sub_type"] == "ALL"] == [3.0]
+    # Every family the exporter names itself is reserved by the rule (a new family must be added there).
+    from factorydash.units import is_exporter_family
+
+    with follower.state.lock:
+        data_item_families = {
+            tracker.metric + suffix
+            for tracker in follower.state.trackers.values()
+            for suffix in ("", "_seconds", "_transitions")
+        }
+    own = set(families) - data_item_families - {"factorydash_build_info"}
+    assert own and all(is_exporter_family(name) for name in own), own
+
+
+# -- one agent can never make /metrics fail -------------------------------------------------------
+
+
+def test_extreme_values_and_a_broken_agent_state_never_fail_the_scrape_of_the_others(
+    scripted: FaultyAgent, caplog: pytest.LogCaptureFixture
+) -> None:
+    import dataclasses
+
+    import requests
+
+    from factorydash.config import parse_config
+    from factorydash.exporter import Exporter
+    from factorydash.web import ExporterApp, WebServer
+
+    from .agents import wait_until
+
+    scripted.script("probe", Reply(agentdocs.probe()))
+    scripted.script("current", Reply(agentdocs.current_mill()))
+    scripted.script("sample", Reply(agentdocs.streams([], first=1, last=6, next_=7)))
+    names = ("extreme", "broken", "healthy")
+    agents = "".join(f'  - {{name: {name}, url: "{scripted.url}"}}\n' for name in names)
+    exporter = Exporter(parse_config(f"defaults: {{poll_interval: 20ms, timeout: 300ms}}\nagents:\n{agents}"))
+    server = WebServer(ExporterApp(exporter), "127.0.0.1", 0)
+    exporter.start()
+    server.start()
+    try:
+        wait_until(lambda: all(state.up for state in exporter.states()))
+        exporter.stop()  # the followers would overwrite what the test plants
+        extreme, broken = exporter.agents["extreme"].state, exporter.agents["broken"].state
+        with extreme.lock:
+            extreme.header = dataclasses.replace(
+                extreme.header, buffer_size=10**400, last_sequence=10**400, next_sequence=-(10**400)
+            )
+            extreme.trackers["xpos"].value = float("inf")
+            extreme.trackers["cload"].value = float("nan")
+            extreme.counters.lost = 10**500
+        with broken.lock:
+            broken.trackers["xpos"].value = "not a number"  # what a bug could leave behind
+        with caplog.at_level(logging.ERROR):
+            texts = []
+            for _ in range(3):
+                response = requests.get(server.url + "metrics", timeout=5)
+                assert response.status_code == 200
+                texts.append(response.text)
+    finally:
+        server.stop()
+        exporter.stop()
+    text = texts[-1]
+    promtool_accepts(text)
+    assert 'mtconnect_agent_buffer_size{agent="extreme"} +Inf' in text
+    assert 'mtconnect_agent_observations_lost_total{agent="extreme"} +Inf' in text
+    healthy = [line for line in text.splitlines() if 'agent="healthy"' in line]
+    extreme_lines = [line for line in text.splitlines() if 'agent="extreme"' in line]
+    assert len(healthy) + 2 == len(extreme_lines)  # the same series, plus the two planted sample values
+    assert 'mtconnect_agent_up{agent="healthy"} 1.0' in healthy
+    assert not [line for line in text.splitlines() if 'agent="broken"' in line and "collect_errors" not in line]
+    assert 'mtconnect_agent_collect_errors_total{agent="broken"} 3.0' in text
+    assert 'mtconnect_agent_collect_errors_total{agent="healthy"} 0.0' in text
+    assert len([r for r in caplog.records if "agent=broken" in r.getMessage()]) == 1

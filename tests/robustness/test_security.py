@@ -241,3 +241,113 @@ def test_compose_runs_the_exporter_on_a_read_only_root_file_system() -> None:
     assert exporter.get("read_only") is True
     assert "ALL" in exporter.get("cap_drop", [])
     assert str(exporter.get("user", "image default")).split(":")[0] not in ("root", "0")
+
+
+# -- the HTTP side under load and abuse ---------------------------------------------------------------
+
+
+def test_sixteen_clients_with_wrong_passwords_cost_a_bounded_number_of_bcrypt_checks(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from factorydash.webconfig import FAILED_CHECKS_BURST
+
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10))
+    started = time.process_time()
+    bcrypt.checkpw(b"wrong", hashed)
+    one = time.process_time() - started
+    server = serve(tmp_path, f"basic_auth_users: {{prometheus: '{hashed.decode()}'}}\n")
+    statuses: list[int] = []
+
+    def attacker(number: int) -> None:
+        with requests.Session() as session:
+            for attempt in range(10):
+                response = session.get(server.url + "metrics", auth=("prometheus", f"{number}-{attempt}"), timeout=10)
+                statuses.append(response.status_code)
+
+    try:
+        started = time.process_time()
+        threads = [threading.Thread(target=attacker, args=(number,)) for number in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        spent = time.process_time() - started
+    finally:
+        server.stop()
+    assert statuses == [401] * 160
+    # 160 distinct wrong passwords; each used to cost one bcrypt check (160x). Now the burst and the
+    # refill over the run, plus the HTTP work itself.
+    assert spent / one < FAILED_CHECKS_BURST + 15, f"160 wrong attempts cost {spent / one:.1f} bcrypt checks"
+
+
+def test_hundreds_of_connections_queue_while_the_server_is_busy_and_all_are_answered() -> None:
+    server = WebServer(ExporterApp(idle_exporter()), "127.0.0.1", 0)  # listening, not yet accepting
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(300):
+            connection = socket.socket()
+            connection.settimeout(2)
+            connection.connect((server.host, server.port))  # completes only if the backlog has room
+            sockets.append(connection)
+        server.start()
+        for connection in sockets:
+            connection.sendall(b"GET /-/healthy HTTP/1.0\r\nHost: x\r\n\r\n")
+        answers = []
+        for connection in sockets:
+            connection.settimeout(10)
+            answers.append(connection.makefile("rb").readline())
+        assert answers == [b"HTTP/1.0 200 OK\r\n"] * 300
+    finally:
+        for connection in sockets:
+            connection.close()
+        server.stop()
+
+
+def test_a_client_trickling_its_request_is_cut_off_at_the_request_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from factorydash import web
+
+    monkeypatch.setattr(web._QuietHandler, "request_deadline", 0.5)
+    server = WebServer(ExporterApp(idle_exporter()), "127.0.0.1", 0)
+    server.start()
+    try:
+        with socket.create_connection((server.host, server.port), timeout=5) as connection:
+            connection.sendall(b"GET /-/healthy HTTP/1.1\r\n")
+            started = time.monotonic()
+            closed_after = None
+            while time.monotonic() - started < 5:  # a header byte every 50 ms: each well within any timeout
+                try:
+                    connection.sendall(b"X")
+                    connection.settimeout(0.05)
+                    if connection.recv(1024) == b"":
+                        closed_after = time.monotonic() - started
+                        break
+                except TimeoutError:
+                    continue
+                except OSError:
+                    closed_after = time.monotonic() - started
+                    break
+        assert closed_after is not None and closed_after < 2.0, closed_after
+        assert requests.get(server.url + "-/healthy", timeout=5).status_code == 200
+    finally:
+        server.stop()
+
+
+def test_an_ipv6_listen_address_serves_on_ipv6_loopback() -> None:
+    from factorydash.web import parse_listen_address
+
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    host, port = parse_listen_address("[::1]:0")
+    server = WebServer(ExporterApp(idle_exporter()), host, port)
+    server.start()
+    try:
+        assert server.url.startswith("http://[::1]:")
+        assert requests.get(server.url + "-/healthy", timeout=5).text == "Healthy\n"
+    finally:
+        server.stop()
