@@ -27,13 +27,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dashgen import alarms, exporter, machine, overview
+from dashgen import alarms, exporter, machine, oee, overview
 
 DASHBOARDS_DIR = Path(__file__).resolve().parent / "dashboards"
 DASHBOARDS: dict[str, Callable[[], dict[str, Any]]] = {
     "factorydash-overview.json": overview.build,
     "factorydash-machine.json": machine.build,
     "factorydash-alarms.json": alarms.build,
+    "factorydash-oee.json": oee.build,
     "factorydash-exporter.json": exporter.build,
 }
 

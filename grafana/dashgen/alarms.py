@@ -1,23 +1,65 @@
-"""Alarms"""
+"""Alarms and downtime: alarm onsets, the most frequent alarms, where planned time is lost, emergency stops."""
 
 from __future__ import annotations
 
 from .layout import dashboard
-from .panels import Json, RANGE_NOTE, bargauge, column, machine_link, stat, state_timeline, table, target, timeseries
-from .promql import DEVICE, state_code
+from .panels import (
+    MACHINE_LEGEND,
+    RANGE_NOTE,
+    Json,
+    bargauge,
+    column,
+    fixed_colour,
+    instant_table,
+    machine_link,
+    pareto,
+    stat,
+    state_colours,
+    state_timeline,
+    table,
+    target,
+    timeseries,
+)
+from .promql import equals, machine_sum, machines, selector, state_code
 from .states import AMBER, EMERGENCY_STOP, EXECUTION, GREEN
 
+TOP = 10
+STOP_STATES = 'state=~"FEED_HOLD|INTERRUPTED|STOPPED|PROGRAM_STOPPED"'
+# Execution states in which planned time is booked as delay or down (docs/time-accounting.md).
+LOSS_STATES = 'state!~"ACTIVE|UNAVAILABLE"'
+
+
+def increase_over_range(metric: str, *matchers: str) -> str:
+    return f"increase({selector(metric, *matchers)}[$__range])"
+
+
+def longest_stops() -> list[Json]:
+    """Total time, entries and mean length of the TOP (machine, stop state) pairs with the most time."""
+    by = "agent, device, state"
+    seconds = machine_sum(by, increase_over_range("mtconnect_execution_state_seconds_total", STOP_STATES))
+    entries = f"round(\n{machine_sum(by, increase_over_range('mtconnect_execution_state_transitions_total', STOP_STATES))}\n)"
+    longest = f"topk({TOP}, {seconds} > 0)"
+    return [
+        instant_table(longest, "A"),
+        instant_table(f"{entries}\nand on ({by}) {longest}", "B"),
+        instant_table(f"{seconds}\n/\n({entries} > 0)\nand on ({by}) {longest}", "C"),
+    ]
+
+
 def build() -> Json:
-    onsets = f"(mtconnect_condition_active{{{DEVICE}}} unless mtconnect_condition_active{{{DEVICE}}} offset 1m)"
-    stop_states = 'state=~"FEED_HOLD|INTERRUPTED|STOPPED|PROGRAM_STOPPED"'
+    active = selector("mtconnect_condition_active")
+    onsets = machines(f"{active} unless {active} offset 1m")
+    planned = f"(max by (agent, device) ({machines(selector('mtconnect_device_planned_production'))}) == 1)"
     panels = [
         timeseries(
             "Fault and warning onsets",
-            "New Fault and Warning activations across the selected machines in each interval.",
+            "New Fault and Warning activations across the selected machines in each interval (whole numbers).",
             "none",
             [
                 target(
-                    f"sum by (level) (increase(mtconnect_condition_activations_total{{{DEVICE}}}[$__rate_interval]))",
+                    "round(\n"
+                    + machine_sum("level", f"increase({selector('mtconnect_condition_activations_total')}[$__rate_interval])")
+                    + "\n)",
                     "{{level}}",
                 )
             ],
@@ -25,28 +67,24 @@ def build() -> Json:
             bars=True,
             stacked=True,
             defaults={"decimals": 0},
-            overrides=[
-                {"matcher": {"id": "byName", "options": "fault"}, "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}}]},
-                {"matcher": {"id": "byName", "options": "warning"}, "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": AMBER}}]},
-            ],
+            overrides=[fixed_colour("fault", "red"), fixed_colour("warning", AMBER)],
         ),
         timeseries(
-            "Fault onsets per hour by machine",
-            "Fault activations per hour per machine over a sliding hour (recording rule).",
+            "Fault onsets in the last hour by machine",
+            "Fault activations of each machine in the hour before each moment (recording rule, a whole number).",
             "none",
-            [target(f"device:mtconnect_fault_onsets:rate_per_hour_1h{{{DEVICE}}}", "{{device}} ({{agent}})")],
+            [target(machines(selector("device:mtconnect_fault_onsets:count_1h")), MACHINE_LEGEND)],
             (12, 0, 12, 8),
+            defaults={"decimals": 0},
         ),
         table(
             "Most frequent alarms",
-            f"Native alarm codes by number of onsets {RANGE_NOTE}, counted at one-minute resolution from the "
-            "active conditions. Empty when no alarm was raised in the range.",
+            f"The {TOP} native alarm codes with the most onsets {RANGE_NOTE}, counted at one-minute resolution "
+            "from the active conditions. Empty when no alarm was raised in the range.",
             "none",
             [
-                target(
-                    f"topk(20, sum by (condition, level, native_code, message) (sum_over_time({onsets}[$__range:1m])))",
-                    instant=True,
-                    table=True,
+                instant_table(
+                    f"topk({TOP}, sum by (condition, level, native_code, message) (sum_over_time({onsets}[$__range:1m])))"
                 )
             ],
             (0, 8, 14, 10),
@@ -62,31 +100,11 @@ def build() -> Json:
         ),
         table(
             "Longest feed holds and stops",
-            f"Time each machine spent in FEED_HOLD, INTERRUPTED, STOPPED and PROGRAM_STOPPED {RANGE_NOTE}, "
-            "how often it entered them and the mean length of one stop. Empty when no machine stopped in the "
-            "range.",
+            f"The {TOP} pairs of machine and state (FEED_HOLD, INTERRUPTED, STOPPED, PROGRAM_STOPPED) with the "
+            f"most time {RANGE_NOTE}, longest first: total time, how often the machine entered the state and "
+            "the mean length of one stop. Empty when no machine stopped in the range.",
             "none",
-            [
-                target(
-                    f"sum by (agent, device, state) (increase(mtconnect_execution_state_seconds_total{{{DEVICE}, {stop_states}}}[$__range])) > 0",
-                    ref="A",
-                    instant=True,
-                    table=True,
-                ),
-                target(
-                    f"sum by (agent, device, state) (increase(mtconnect_execution_state_transitions_total{{{DEVICE}, {stop_states}}}[$__range])) > 0",
-                    ref="B",
-                    instant=True,
-                    table=True,
-                ),
-                target(
-                    f"sum by (agent, device, state) (increase(mtconnect_execution_state_seconds_total{{{DEVICE}, {stop_states}}}[$__range]))\n"
-                    f"/\nsum by (agent, device, state) (increase(mtconnect_execution_state_transitions_total{{{DEVICE}, {stop_states}}}[$__range])) > 0",
-                    ref="C",
-                    instant=True,
-                    table=True,
-                ),
-            ],
+            longest_stops(),
             (14, 8, 10, 10),
             columns={
                 "device": "Machine",
@@ -104,46 +122,87 @@ def build() -> Json:
             ],
             links=[machine_link("__data.fields")],
         ),
+        pareto(
+            "Delay and down time by machine",
+            f"Downtime Pareto, exact: the {TOP} largest ISO 22400 delay (ADET: feed hold, interrupted, optional "
+            "stop, an active fault) and down (ADOT: available, not producing) times booked by the exporter in "
+            f"planned busy time, per machine, {RANGE_NOTE}.",
+            "dtdurations",
+            f"topk({TOP},\n"
+            + "label_join(\n"
+            + machine_sum("agent, device, element", increase_over_range("mtconnect_device_time_seconds_total", 'element=~"delay|down"'))
+            + ',\n"cause", " ", "device", "element") > 0\n)',
+            "cause",
+            (0, 18, 8, 10),
+        ),
+        pareto(
+            "Downtime by execution state",
+            f"The {TOP} EXECUTION states other than ACTIVE and UNAVAILABLE (the states that book delay or down "
+            f"time) by the time the selected machines spent in them {RANGE_NOTE}. Not the same as the exact "
+            "delay and down times beside it: the exporter books no per-state seconds within planned time, so "
+            "this counts all time, planned or not (breaks and nights too), and each path of a multi-path "
+            "machine separately.",
+            "dtdurations",
+            f"topk({TOP},\n"
+            + machine_sum("state", increase_over_range("mtconnect_execution_state_seconds_total", LOSS_STATES))
+            + " > 0\n)",
+            "state",
+            (8, 18, 8, 10),
+        ),
+        pareto(
+            "Fault time by alarm",
+            f"The {TOP} Fault alarms (native code and message) by the time they were active in planned "
+            f"production time {RANGE_NOTE}, summed over the selected machines, sampled once a minute (so to "
+            "the minute). An active fault books delay time; two faults active together both count here. "
+            "Empty when no fault was active in planned time.",
+            "s",
+            f"topk({TOP},\n"
+            "label_join(\n"
+            "60 * sum by (native_code, message) (\n"
+            f"  sum_over_time(({machines(selector('mtconnect_condition_active', equals('level', 'fault')))}\n"
+            f"  and on (agent, device) {planned})[$__range:1m])\n"
+            '),\n"alarm", " ", "native_code", "message")\n)',
+            "alarm",
+            (16, 18, 8, 10),
+        ),
         state_timeline(
             "Emergency stops",
             "EMERGENCY_STOP of every machine: ARMED green, TRIGGERED red, UNAVAILABLE grey. Empty when no "
             "selected machine reports an emergency stop.",
             state_code("mtconnect_emergency_stop_state", EMERGENCY_STOP),
-            "{{device}} ({{agent}})",
+            MACHINE_LEGEND,
             EMERGENCY_STOP,
-            (0, 18, 18, 7),
+            (0, 28, 18, 7),
         ),
         stat(
             "Emergency stops triggered",
             f"Number of times an emergency stop was triggered {RANGE_NOTE}. Empty when no selected machine "
             "reports an emergency stop.",
             "none",
-            f'sum(increase(mtconnect_emergency_stop_state_transitions_total{{{DEVICE}, state="TRIGGERED"}}[$__range]))',
-            (18, 18, 6, 7),
+            "round(\n"
+            + machine_sum("", increase_over_range("mtconnect_emergency_stop_state_transitions_total", equals("state", "TRIGGERED")))
+            + "\n)",
+            (18, 28, 6, 7),
             steps=((None, GREEN), (1, "red")),
             defaults={"decimals": 0},
         ),
         timeseries(
             "Time in execution states",
-            "Share of each execution state across the selected machines over a sliding hour: where the "
-            "downtime goes.",
+            "Share of each execution state in the time of the selected machines' paths, in each interval: "
+            "where the time goes (the time of all paths summed per state, divided by the time of all paths).",
             "percentunit",
             [
                 target(
-                    f"avg by (state) (device_state:mtconnect_execution:ratio_1h{{{DEVICE}}})",
+                    machine_sum("state", f"increase({selector('mtconnect_execution_state_seconds_total')}[$__rate_interval])")
+                    + "\n/ ignoring (state) group_left ()\n"
+                    + machine_sum("", f"increase({selector('mtconnect_execution_state_seconds_total')}[$__rate_interval])"),
                     "{{state}}",
                 )
             ],
-            (0, 25, 12, 8),
+            (0, 35, 12, 8),
             stacked=True,
             defaults={"min": 0, "max": 1},
-            overrides=[
-                {
-                    "matcher": {"id": "byName", "options": s.value},
-                    "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": s.colour}}],
-                }
-                for s in EXECUTION
-            ],
+            overrides=state_colours(EXECUTION),
         ),
         bargauge(
             "Unavailable time",
@@ -152,19 +211,20 @@ def build() -> Json:
             "dtdurations",
             [
                 target(
-                    f'sum by (agent, device) (increase(mtconnect_availability_state_seconds_total{{{DEVICE}, state="UNAVAILABLE"}}[$__range]))',
-                    "{{device}} ({{agent}})",
+                    machine_sum("agent, device", increase_over_range("mtconnect_availability_state_seconds_total", equals("state", "UNAVAILABLE"))),
+                    MACHINE_LEGEND,
                     instant=True,
                 )
             ],
-            (12, 25, 12, 8),
+            (12, 35, 12, 8),
             steps=((None, GREEN), (60, AMBER), (900, "red")),
         ),
     ]
     return dashboard(
         "factorydash-alarms",
         "Alarms and downtime",
-        "Across machines: alarm onsets, the most frequent alarms, feed holds and stops, emergency stops.",
+        "Across machines: alarm onsets, the most frequent alarms, where planned time is lost (downtime Pareto), "
+        "feed holds and stops, emergency stops.",
         "now-24h",
         panels,
     )

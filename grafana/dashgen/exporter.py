@@ -1,11 +1,12 @@
-"""Exporter"""
+"""Exporter and agents: what an operator checks when a panel looks wrong."""
 
 from __future__ import annotations
 
 from .layout import dashboard
-from .panels import Json, panel, state_timeline, table, target, timeseries
+from .panels import Json, state_timeline, table, target, timeseries
 from .promql import AGENT
 from .states import AGENT_UP
+
 
 def build() -> Json:
     agent_sel = f"{{{AGENT}}}"
@@ -45,9 +46,10 @@ def build() -> Json:
         ),
         timeseries(
             "Agent restarts",
-            "Agent restarts seen (new instanceId or device model change): each one re-probes the agent.",
+            "Agent restarts seen in each interval (new instanceId or device model change): each one re-probes "
+            "the agent.",
             "none",
-            [target(f"sum by (agent) (increase(mtconnect_agent_restarts_total{agent_sel}[$__rate_interval]))", "{{agent}}")],
+            [target(f"round(sum by (agent) (increase(mtconnect_agent_restarts_total{agent_sel}[$__rate_interval])))", "{{agent}}")],
             (0, 11, 8, 8),
             bars=True,
             defaults={"decimals": 0},

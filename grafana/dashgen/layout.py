@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .panels import DATASOURCE, Json
+from .promql import AGENT, NOT_AGENT_DEVICE
 
 SCHEMA_VERSION = 39  # Grafana 10.4 / 11.x
 TAG = "factorydash"
@@ -41,7 +42,8 @@ def variables() -> list[Json]:
             "hide": 0,
         },
         query_variable("agent", "Agent", "label_values(mtconnect_agent_up, agent)"),
-        query_variable("device", "Machine", 'label_values(mtconnect_device_info{agent=~"$agent"}, device)'),
+        # the machines of the selected agents, never the Agent device
+        query_variable("device", "Machine", f"label_values(mtconnect_device_info{{{AGENT}, {NOT_AGENT_DEVICE}}}, device)"),
     ]
 
 

@@ -1,23 +1,34 @@
-"""Machine detail"""
+"""Machine detail: one machine's states, shift KPIs and time elements, spindle, feed, axes, parts and alarms."""
 
 from __future__ import annotations
 
 from .layout import dashboard
-from .panels import Json, RANGE_NOTE, bargauge, column, panel, state_timeline, table, target, timeseries
-from .promql import DEVICE, shift_average, state_code
-from .states import AMBER, AVAILABILITY, CONTROLLER_MODE, EXECUTION, GREEN
+from .panels import (
+    RANGE_NOTE,
+    Json,
+    bargauge,
+    column,
+    oee_steps,
+    piechart,
+    state_colours,
+    state_timeline,
+    table,
+    target,
+    timeseries,
+)
+from .promql import OEE_LEGS, equals, machine_sum, machines, oee_rule, period_gauge, selector, state_code
+from .states import AMBER, AVAILABILITY, CONTROLLER_MODE, EXECUTION
+
+# The ISO 22400 elements that partition planned busy time (docs/time-accounting.md).
+PBT_ELEMENTS = ("production", "setup", "delay", "down", "unavailable")
+
+
+def series(metric: str, *matchers: str) -> str:
+    return machines(selector(metric, *matchers))
+
 
 def build() -> Json:
-    def series(metric: str, extra: str = "") -> str:
-        return f"{metric}{{{DEVICE}{', ' + extra if extra else ''}}}"
-
     item_legend = "{{device}} {{component}} {{name}}"
-    oee_legs = [
-        ("OEE", "device:mtconnect_oee:ratio"),
-        ("Availability", "device:mtconnect_oee_availability:ratio"),
-        ("Performance", "device:mtconnect_oee_performance:ratio"),
-        ("Quality", "device:mtconnect_oee_quality:ratio"),
-    ]
     panels = [
         state_timeline(
             "Execution",
@@ -46,58 +57,66 @@ def build() -> Json:
             AVAILABILITY,
             (0, 9, 24, 4),
         ),
-        panel(
-            "piechart",
+        piechart(
             "Time in each execution state",
-            f"Time spent in each EXECUTION state {RANGE_NOTE}, from the agents' timestamps.",
+            f"Time spent in each EXECUTION state {RANGE_NOTE}, from the agents' timestamps, planned or "
+            "not (a machine with several paths counts each path's time).",
             "s",
             [
                 target(
-                    f"sum by (state) (increase(mtconnect_execution_state_seconds_total{{{DEVICE}}}[$__range])) > 0",
+                    machine_sum("state", "increase(" + selector("mtconnect_execution_state_seconds_total") + "[$__range])") + " > 0",
                     "{{state}}",
                     instant=True,
                 )
             ],
             (0, 13, 8, 9),
-            defaults={"color": {"mode": "palette-classic"}},
-            options={
-                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                "pieType": "donut",
-                "displayLabels": ["percent"],
-                "legend": {"showLegend": True, "displayMode": "table", "placement": "right", "values": ["value", "percent"]},
-                "tooltip": {"mode": "single", "sort": "none"},
-            },
-            overrides=[
-                {
-                    "matcher": {"id": "byName", "options": s.value},
-                    "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": s.colour}}],
-                }
-                for s in EXECUTION
-            ],
+            overrides=state_colours(EXECUTION),
         ),
         bargauge(
-            "OEE and its legs (shift so far)",
-            f"OEE = availability x performance x quality, {RANGE_NOTE}: means of the 5-minute recording rules "
-            "over the planned production windows of the range.",
+            "OEE and its legs (this shift)",
+            "OEE = availability x performance x quality in the running shift so far, from the exporter's "
+            "exact shift figures (ISO 22400: ratios of the shift's summed times and parts). Red below the "
+            "plant's OEE target, green at or above it. Empty between shifts; OEE and quality are absent for "
+            "a machine without a quality source.",
             "percentunit",
             [
-                target(shift_average(f"{rule}_5m"), f"{name} {{{{device}}}}", ref=chr(ord("A") + i), instant=True)
-                for i, (name, rule) in enumerate(oee_legs)
+                target(period_gauge("shift", f"{leg.gauge}_ratio", "current"), f"{leg.title} {{{{device}}}}", ref=ref, instant=True)
+                for ref, leg in zip("ABCD", OEE_LEGS)
             ],
             (8, 13, 8, 9),
-            steps=((None, "red"), (0.6, AMBER), (0.85, GREEN)),
+            steps=oee_steps(),
             defaults={"max": 1},
         ),
         timeseries(
-            "OEE over the last hour",
-            "OEE and its three legs over a sliding hour (recording rules, 1h window).",
+            "OEE over a sliding hour",
+            "OEE and its three legs over the hour before each moment (recording rules: ratios of the "
+            "increases of the exporter's time and parts counters over that hour).",
             "percentunit",
-            [
-                target(f"{rule}_1h{{{DEVICE}}}", f"{name} {{{{device}}}}", ref=chr(ord("A") + i))
-                for i, (name, rule) in enumerate(oee_legs)
-            ],
+            [target(oee_rule("device", leg, "1h"), f"{leg.title} {{{{device}}}}", ref=ref) for ref, leg in zip("ABCD", OEE_LEGS)],
             (16, 13, 8, 9),
             defaults={"min": 0, "max": 1},
+        ),
+        bargauge(
+            "Planned time this shift",
+            "Where the running shift's planned busy time went so far (ISO 22400 elements booked by the "
+            "exporter: production, setup, delay, down, unavailable add up to planned busy time). Empty "
+            "between shifts.",
+            "dtdurations",
+            [
+                target(period_gauge("shift", "seconds", "current", equals("element", element)), element, ref=ref, instant=True)
+                for ref, element in zip("ABCDE", PBT_ELEMENTS)
+            ],
+            (0, 22, 12, 8),
+        ),
+        bargauge(
+            "Planned time today",
+            "The same for the calendar day so far (in the calendar's timezone).",
+            "dtdurations",
+            [
+                target(period_gauge("day", "seconds", "current", equals("element", element)), element, ref=ref, instant=True)
+                for ref, element in zip("ABCDE", PBT_ELEMENTS)
+            ],
+            (12, 22, 12, 8),
         ),
         timeseries(
             "Spindle speed",
@@ -112,21 +131,21 @@ def build() -> Json:
                     ref="A",
                 ),
             ],
-            (0, 22, 12, 8),
+            (0, 30, 12, 8),
         ),
         timeseries(
             "Spindle and axis load",
             "LOAD of spindles and axes, as a share of their rated load.",
             "percentunit",
             [target(series("mtconnect_load_ratio"), item_legend)],
-            (12, 22, 12, 8),
+            (12, 30, 12, 8),
         ),
         timeseries(
             "Path feedrate",
             "PATH_FEEDRATE: the tool's feedrate along the programmed path, in meters per second.",
             "velocityms",
             [target(series("mtconnect_path_feedrate_meters_per_second"), item_legend)],
-            (0, 30, 12, 8),
+            (0, 38, 12, 8),
         ),
         timeseries(
             "Feedrate and spindle overrides",
@@ -137,14 +156,14 @@ def build() -> Json:
                 target(series("mtconnect_path_feedrate_override_ratio"), "feed " + item_legend, ref="A"),
                 target(series("mtconnect_rotary_velocity_override_ratio"), "spindle " + item_legend, ref="B"),
             ],
-            (12, 30, 12, 8),
+            (12, 38, 12, 8),
         ),
         timeseries(
             "Linear axis positions",
             "POSITION of the linear axes in meters (sub-type ACTUAL where the machine reports it).",
             "lengthm",
             [target(series("mtconnect_position_meters"), item_legend + " {{sub_type}}")],
-            (0, 38, 12, 8),
+            (0, 46, 12, 8),
         ),
         timeseries(
             "Rotary axis angles",
@@ -152,25 +171,25 @@ def build() -> Json:
             "machining centre, say).",
             "degree",
             [target(series("mtconnect_angle_degrees"), item_legend + " {{sub_type}}")],
-            (12, 38, 12, 8),
+            (12, 46, 12, 8),
         ),
         timeseries(
             "Temperatures",
             "TEMPERATURE samples of the machine (spindle, axes, coolant...) in degrees Celsius.",
             "celsius",
             [target(series("mtconnect_temperature_celsius"), item_legend)],
-            (0, 46, 12, 8),
+            (0, 54, 12, 8),
         ),
         timeseries(
-            "Part count and parts per hour",
-            "The machine's PART_COUNT as the controller shows it (left) and parts per hour over a sliding hour "
-            "(right axis).",
+            "Part count and parts in the last hour",
+            "The machine's PART_COUNT as the controller shows it (left) and the parts made in the hour before "
+            "each moment, a whole number from the exporter's reset-proof counter (right axis).",
             "none",
             [
                 target(series("mtconnect_part_count_value"), "count {{device}} {{sub_type}}", ref="A"),
-                target(f"device:mtconnect_parts:rate_per_hour_1h{{{DEVICE}}}", "parts/h {{device}}", ref="B"),
+                target(series("device:mtconnect_parts:count_1h"), "parts/h {{device}}", ref="B"),
             ],
-            (12, 46, 12, 8),
+            (12, 54, 12, 8),
             overrides=[
                 {
                     "matcher": {"id": "byFrameRefID", "options": "B"},
@@ -192,7 +211,7 @@ def build() -> Json:
                     table=True,
                 )
             ],
-            (0, 54, 16, 8),
+            (0, 62, 16, 8),
             columns={
                 "device": "Machine",
                 "level": "Level",
@@ -228,22 +247,27 @@ def build() -> Json:
             "The PROGRAM each path is running (mtconnect_event_info).",
             "string",
             [target(series("mtconnect_event_info", 'event="PROGRAM"'), instant=True, table=True)],
-            (16, 54, 8, 8),
+            (16, 62, 8, 8),
             columns={"device": "Machine", "component": "Path", "value": "Program"},
             sort_by="device",
         ),
         timeseries(
             "Alarm onsets",
-            "Onsets of Warning and Fault conditions, per condition type, in each interval. Empty when no "
+            "Onsets of Warning and Fault conditions, per condition type, in each interval (whole numbers). Empty when no "
             "alarm was raised in the range.",
             "none",
             [
                 target(
-                    f"sum by (device, condition, level) (increase(mtconnect_condition_activations_total{{{DEVICE}}}[$__rate_interval])) > 0",
+                    "round(\n"
+                    + machine_sum(
+                        "device, condition, level",
+                        f"increase({selector('mtconnect_condition_activations_total')}[$__rate_interval])",
+                    )
+                    + "\n) > 0",
                     "{{device}} {{condition}} {{level}}",
                 )
             ],
-            (0, 62, 24, 8),
+            (0, 70, 24, 8),
             bars=True,
             stacked=True,
             defaults={"decimals": 0},
@@ -252,7 +276,8 @@ def build() -> Json:
     return dashboard(
         "factorydash-machine",
         "Machine detail",
-        "One machine: states, spindle, feed, axes, temperatures, parts, OEE, alarms and the running program.",
+        "One machine: states, OEE and planned time of the shift and the day, spindle, feed, axes, temperatures, parts, "
+        "alarms and the running program.",
         "now-8h",
         panels,
     )

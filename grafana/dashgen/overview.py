@@ -1,46 +1,84 @@
-"""Shop floor overview"""
+"""Shop floor overview (the home dashboard): who is cutting, how the shift goes, what alarms."""
 
 from __future__ import annotations
 
 from .layout import dashboard
-from .panels import Json, RANGE_NOTE, bargauge, column, dashboard_link, machine_link, stat, state_column, state_timeline, table, target, thresholds, timeseries
-from .promql import AGENT, DEVICE, per_machine_zero, seconds_in_current_state, shift_average, state_code
+from .panels import (
+    MACHINE_LEGEND,
+    RANGE_NOTE,
+    Json,
+    bargauge,
+    column,
+    dashboard_link,
+    instant_table,
+    machine_link,
+    oee_steps,
+    ratio_column,
+    stat,
+    state_column,
+    state_timeline,
+    table,
+    target,
+    thresholds,
+    timeseries,
+)
+from .promql import (
+    AGENT,
+    MACHINES,
+    equals,
+    OEE_LEGS,
+    machine_sum,
+    machines,
+    oee_rule,
+    per_machine_zero,
+    period_gauge,
+    seconds_in_current_state,
+    selector,
+    state_code,
+)
 from .states import AMBER, EXECUTION, GREEN, GREY
+
+OEE = OEE_LEGS[0]
+
 
 def build() -> Json:
     alarms_link = [dashboard_link("factorydash-alarms", "alarms-and-downtime", "Alarms and downtime")]
-    oee_steps = ((None, "red"), (0.6, AMBER), (0.85, GREEN))
+    oee_link = [dashboard_link("factorydash-oee", "oee-by-shift", "OEE by shift")]
+    execution_seconds = "mtconnect_execution_state_seconds_total"
     panels = [
         stat(
             "Machines cutting now",
             "Machines whose EXECUTION is ACTIVE on at least one path right now.",
             "none",
-            f'count(max by (agent, device) (mtconnect_execution_state{{{DEVICE}, state="ACTIVE"}}) == 1) or vector(0)',
+            "count(max by (agent, device) "
+            f'({machines(selector("mtconnect_execution_state", equals("state", "ACTIVE")))}) == 1) or vector(0)',
             (0, 0, 4, 4),
             steps=((None, GREY), (1, GREEN)),
         ),
         stat(
             "Machines",
-            "Machines (devices) reported by the selected agents.",
+            "Machines (devices) reported by the selected agents; the MTConnect Agent device of 2.x agents "
+            "is no machine and is not counted.",
             "none",
-            f"count(mtconnect_device_info{{{DEVICE}}}) or vector(0)",
+            f"count({MACHINES}) or vector(0)",
             (4, 0, 4, 4),
         ),
         stat(
-            "Fleet utilization (shift so far)",
-            f"Share of time the selected machines were ACTIVE, {RANGE_NOTE}. Time in each execution state "
-            "comes from the agents' timestamps (mtconnect_execution_state_seconds_total).",
+            "Plant OEE (last 8 hours)",
+            "OEE of the whole plant over the last 8 hours (recording rule, ratio of the summed ISO 22400 "
+            "times and parts of every machine; the Agent and Machine selection does not apply). Red below "
+            "the plant's OEE target, green at or above it.",
             "percentunit",
-            f'sum(increase(mtconnect_execution_state_seconds_total{{{DEVICE}, state="ACTIVE"}}[$__range]))\n'
-            f"/\nsum(increase(mtconnect_execution_state_seconds_total{{{DEVICE}}}[$__range]))",
+            oee_rule("plant", OEE, "8h"),
             (8, 0, 4, 4),
-            steps=((None, "red"), (0.5, AMBER), (0.75, GREEN)),
+            steps=oee_steps(),
+            links=oee_link,
         ),
         stat(
             "Faults active",
             "Fault conditions active right now on the selected machines.",
             "none",
-            f'count(mtconnect_condition_active{{{DEVICE}, level="fault"}}) or vector(0)',
+            f'count({machines(selector("mtconnect_condition_active", equals("level", "fault")))}) or vector(0)',
             (12, 0, 4, 4),
             steps=((None, GREEN), (1, "red")),
             links=alarms_link,
@@ -49,7 +87,7 @@ def build() -> Json:
             "Warnings active",
             "Warning conditions active right now on the selected machines.",
             "none",
-            f'count(mtconnect_condition_active{{{DEVICE}, level="warning"}}) or vector(0)',
+            f'count({machines(selector("mtconnect_condition_active", equals("level", "warning")))}) or vector(0)',
             (16, 0, 4, 4),
             steps=((None, GREEN), (1, AMBER)),
             links=alarms_link,
@@ -70,39 +108,32 @@ def build() -> Json:
             "and INTERRUPTED amber, STOPPED red, UNAVAILABLE grey. A machine with several paths shows its "
             "busiest path.",
             state_code("mtconnect_execution_state", EXECUTION),
-            "{{device}} ({{agent}})",
+            MACHINE_LEGEND,
             EXECUTION,
             (0, 4, 24, 9),
         ),
         table(
             "Per machine",
-            f"One line per machine: its execution state now and how long it has lasted, utilization, OEE "
-            f"(against the 85 % world-class target) and parts {RANGE_NOTE}, parts per hour over the last hour, "
-            "and alarms active now. Click a machine for its detail.",
+            "One line per machine: its execution state now and how long it has lasted; utilization (share "
+            f"of time ACTIVE) {RANGE_NOTE}; OEE and parts produced in the running shift (the exporter's exact "
+            "shift figures: empty between shifts and for a machine without a quality source); parts per hour "
+            "in the last hour and alarms active now. Click a machine for its detail.",
             "none",
             [
-                target(state_code("mtconnect_execution_state", EXECUTION), ref="A", instant=True, table=True),
-                target(seconds_in_current_state("mtconnect_execution_state"), ref="B", instant=True, table=True),
-                target(
-                    f'sum by (agent, device) (increase(mtconnect_execution_state_seconds_total{{{DEVICE}, state="ACTIVE"}}[$__range]))\n'
-                    f"/\nsum by (agent, device) (increase(mtconnect_execution_state_seconds_total{{{DEVICE}}}[$__range]))",
-                    ref="C",
-                    instant=True,
-                    table=True,
+                instant_table(state_code("mtconnect_execution_state", EXECUTION), "A"),
+                instant_table(seconds_in_current_state("mtconnect_execution_state"), "B"),
+                instant_table(
+                    machine_sum("agent, device", f'increase({selector(execution_seconds, equals("state", "ACTIVE"))}[$__range])')
+                    + "\n/\n"
+                    + machine_sum("agent, device", f"increase({selector(execution_seconds)}[$__range])"),
+                    "C",
                 ),
-                target(shift_average("device:mtconnect_oee:ratio_5m"), ref="D", instant=True, table=True),
-                target(
-                    f'sum by (agent, device) (increase(mtconnect_parts_total{{{DEVICE}, sub_type=~"ALL|"}}[$__range]))',
-                    ref="E",
-                    instant=True,
-                    table=True,
-                ),
-                target(f"device:mtconnect_parts:rate_per_hour_1h{{{DEVICE}}}", ref="F", instant=True, table=True),
-                target(
-                    f"count by (agent, device) (mtconnect_condition_active{{{DEVICE}}})\nor\n{per_machine_zero()}",
-                    ref="G",
-                    instant=True,
-                    table=True,
+                instant_table(period_gauge("shift", "oee_ratio", "current"), "D"),
+                instant_table(period_gauge("shift", "parts", "current", 'kind="produced"'), "E"),
+                instant_table(machines(selector("device:mtconnect_parts:count_1h")), "F"),
+                instant_table(
+                    f"count by (agent, device) ({machines(selector('mtconnect_condition_active'))})\nor\n{per_machine_zero()}",
+                    "G",
                 ),
             ],
             (0, 13, 24, 10),
@@ -111,9 +142,9 @@ def build() -> Json:
                 "agent": "Agent",
                 "Value #A": "State",
                 "Value #B": "In state for",
-                "Value #C": "Utilization (shift)",
-                "Value #D": "OEE (shift)",
-                "Value #E": "Parts (shift)",
+                "Value #C": "Utilization (range)",
+                "Value #D": "OEE (this shift)",
+                "Value #E": "Parts (this shift)",
                 "Value #F": "Parts per hour",
                 "Value #G": "Active alarms",
             },
@@ -122,18 +153,13 @@ def build() -> Json:
                 state_column("State", EXECUTION),
                 column("In state for", "dtdurations"),
                 column(
-                    "Utilization (shift)",
+                    "Utilization (range)",
                     "percentunit",
                     **{"custom.cellOptions": {"type": "gauge", "mode": "basic"}, "min": 0, "max": 1},
                 ),
-                column(
-                    "OEE (shift)",
-                    "percentunit",
-                    thresholds=thresholds(*oee_steps),
-                    **{"custom.cellOptions": {"type": "color-text"}},
-                ),
-                column("Parts (shift)", "none", decimals=0),
-                column("Parts per hour", "none", decimals=1),
+                ratio_column("OEE (this shift)"),
+                column("Parts (this shift)", "none", decimals=0),
+                column("Parts per hour", "none", decimals=0),
                 column(
                     "Active alarms",
                     "none",
@@ -144,21 +170,25 @@ def build() -> Json:
             links=[machine_link("__data.fields")],
         ),
         bargauge(
-            "OEE (shift so far) against target",
-            f"OEE per machine {RANGE_NOTE}: the mean of the 5-minute OEE recording rule over the planned "
-            "production windows of the range. Red below 60 %, amber below the 85 % world-class target.",
+            "OEE this shift against target",
+            "OEE per machine in the running shift so far, from the exporter's exact shift figures (ISO 22400: "
+            "availability x performance x quality over the shift's planned busy time). Red below the plant's "
+            "OEE target, green at or above it. Empty between shifts.",
             "percentunit",
-            [target(shift_average("device:mtconnect_oee:ratio_5m"), "{{device}} ({{agent}})", instant=True)],
+            [target(period_gauge("shift", "oee_ratio", "current"), MACHINE_LEGEND, instant=True)],
             (0, 23, 12, 8),
-            steps=oee_steps,
+            steps=oee_steps(),
             defaults={"max": 1, "links": [machine_link("__field.labels")]},
+            links=oee_link,
         ),
         timeseries(
             "Parts per hour",
-            "Parts made per hour by each machine (PART_COUNT sub-type ALL), over a sliding hour.",
+            "Parts made by each machine in the hour before each moment (PART_COUNT sub-type ALL, a whole "
+            "number from the exporter's reset-proof parts counter).",
             "none",
-            [target(f"device:mtconnect_parts:rate_per_hour_1h{{{DEVICE}}}", "{{device}} ({{agent}})")],
+            [target(machines(selector("device:mtconnect_parts:count_1h")), MACHINE_LEGEND)],
             (12, 23, 12, 8),
+            defaults={"decimals": 0},
         ),
     ]
     return dashboard(

@@ -4,17 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from .states import GREY, State
+from .rules import oee_target
+from .states import GREEN, GREY, State
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 PASS_VARS = "${__url_time_range}&${datasource:queryparam}&${agent:queryparam}&${device:queryparam}"
 
 Json = dict[str, Any]
-RANGE_NOTE = "over the selected time range (set it to the shift: it is the 'so far' of the shift)"
+Grid = tuple[int, int, int, int]  # x, y, width, height on Grafana's 24-column grid
+MACHINE_LEGEND = "{{device}} ({{agent}})"
+RANGE_NOTE = "over the selected time range"
 
 
-def target(expr: str, legend: str = "", *, ref: str = "A", instant: bool = False, table: bool = False) -> Json:
-    return {
+def target(
+    expr: str,
+    legend: str = "",
+    *,
+    ref: str = "A",
+    instant: bool = False,
+    table: bool = False,
+    min_step: str | None = None,
+) -> Json:
+    """A Prometheus query; `min_step` is the shortest step (and `$__interval`) Grafana may use."""
+    result: Json = {
         "refId": ref,
         "datasource": DATASOURCE,
         "expr": expr,
@@ -23,10 +35,33 @@ def target(expr: str, legend: str = "", *, ref: str = "A", instant: bool = False
         "range": not instant,
         "format": "table" if table else "time_series",
     }
+    if min_step:
+        result["interval"] = min_step
+    return result
+
+
+def instant_table(expr: str, ref: str = "A") -> Json:
+    """An instant query whose series become the rows of a table."""
+    return target(expr, ref=ref, instant=True, table=True)
 
 
 def thresholds(*steps: tuple[float | None, str]) -> Json:
     return {"mode": "absolute", "steps": [{"value": v, "color": c} for v, c in steps]}
+
+
+def oee_steps() -> tuple[tuple[float | None, str], ...]:
+    """Red below the plant's OEE target (read from its recording rule), green at or above it."""
+    return ((None, "red"), (oee_target(), GREEN))
+
+
+def fixed_colour(name: str, colour: str) -> Json:
+    """Override: the series or column `name` drawn in `colour`."""
+    return {"matcher": {"id": "byName", "options": name}, "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": colour}}]}
+
+
+def state_colours(states: tuple[State, ...]) -> list[Json]:
+    """Overrides giving each state's series its colour (series named after the state)."""
+    return [fixed_colour(s.value, s.colour) for s in states]
 
 
 def value_mappings(states: tuple[State, ...]) -> list[Json]:
@@ -46,7 +81,7 @@ def panel(
     description: str,
     unit: str,
     targets: list[Json],
-    grid: tuple[int, int, int, int],
+    grid: Grid,
     *,
     defaults: Json | None = None,
     options: Json | None = None,
@@ -72,7 +107,7 @@ def panel(
     return result
 
 
-def stat(title: str, description: str, unit: str, expr: str, grid: tuple[int, int, int, int], **kw: Any) -> Json:
+def stat(title: str, description: str, unit: str, expr: str, grid: Grid, **kw: Any) -> Json:
     steps = kw.pop("steps", ((None, "blue"),))
     return panel(
         "stat",
@@ -99,7 +134,7 @@ def timeseries(
     description: str,
     unit: str,
     targets: list[Json],
-    grid: tuple[int, int, int, int],
+    grid: Grid,
     *,
     bars: bool = False,
     stacked: bool = False,
@@ -133,7 +168,7 @@ def timeseries(
 
 
 def state_timeline(
-    title: str, description: str, expr: str, legend: str, states: tuple[State, ...], grid: tuple[int, int, int, int]
+    title: str, description: str, expr: str, legend: str, states: tuple[State, ...], grid: Grid
 ) -> Json:
     return panel(
         "state-timeline",
@@ -159,7 +194,7 @@ def state_timeline(
     )
 
 
-def bargauge(title: str, description: str, unit: str, targets: list[Json], grid: tuple[int, int, int, int], **kw: Any) -> Json:
+def bargauge(title: str, description: str, unit: str, targets: list[Json], grid: Grid, **kw: Any) -> Json:
     steps = kw.pop("steps", ((None, "blue"),))
     return panel(
         "bargauge",
@@ -190,7 +225,7 @@ def table(
     description: str,
     unit: str,
     targets: list[Json],
-    grid: tuple[int, int, int, int],
+    grid: Grid,
     *,
     columns: dict[str, str],
     sort_by: str,
@@ -237,10 +272,99 @@ def table(
     )
 
 
+def pareto(title: str, description: str, unit: str, expr: str, category: str, grid: Grid) -> Json:
+    """A Pareto chart: horizontal bars of one instant query, largest first.
+
+    `expr` yields one series per cause with the cause in label `category`
+    (use `topk`: the chart shows what the query returns).
+    """
+    return panel(
+        "barchart",
+        title,
+        description,
+        unit,
+        [instant_table(expr)],
+        grid,
+        defaults={"color": {"mode": "palette-classic"}, "min": 0, "custom": {"fillOpacity": 80, "lineWidth": 0}},
+        options={
+            "orientation": "horizontal",
+            "xField": category,
+            "showValue": "always",
+            "groupWidth": 0.8,
+            "barWidth": 0.9,
+            "legend": {"showLegend": False, "displayMode": "list", "placement": "bottom"},
+            "tooltip": {"mode": "single", "sort": "none"},
+        },
+        transformations=[
+            {"id": "filterFieldsByName", "options": {"include": {"names": [category, "Value"]}}},
+            {"id": "sortBy", "options": {"sort": [{"field": "Value", "desc": True}]}},
+        ],
+    )
+
+
+def status_history(title: str, description: str, unit: str, expr: str, min_step: str, grid: Grid, **kw: Any) -> Json:
+    """One row per machine, one coloured cell per step of at least `min_step`."""
+    steps = kw.pop("steps", ((None, "blue"),))
+    return panel(
+        "status-history",
+        title,
+        description,
+        unit,
+        [target(expr, MACHINE_LEGEND, min_step=min_step)],
+        grid,
+        defaults={
+            "color": {"mode": "continuous-RdYlGr"},
+            "thresholds": thresholds(*steps),
+            "custom": {"fillOpacity": 85, "lineWidth": 1},
+            **kw.pop("defaults", {}),
+        },
+        options={
+            "showValue": "auto",
+            "rowHeight": 0.9,
+            "colWidth": 0.95,
+            "legend": {"showLegend": False, "displayMode": "list", "placement": "bottom"},
+            "tooltip": {"mode": "single", "sort": "none"},
+        },
+        **kw,
+    )
+
+
+def piechart(title: str, description: str, unit: str, targets: list[Json], grid: Grid, **kw: Any) -> Json:
+    return panel(
+        "piechart",
+        title,
+        description,
+        unit,
+        targets,
+        grid,
+        defaults={"color": {"mode": "palette-classic"}},
+        options={
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "pieType": "donut",
+            "displayLabels": ["percent"],
+            "legend": {"showLegend": True, "displayMode": "table", "placement": "right", "values": ["value", "percent"]},
+            "tooltip": {"mode": "single", "sort": "none"},
+        },
+        **kw,
+    )
+
+
 def column(name: str, unit: str, **properties: Any) -> Json:
     """Override for one (renamed) table column."""
     props = [{"id": "unit", "value": unit}] + [{"id": key, "value": value} for key, value in properties.items()]
     return {"matcher": {"id": "byName", "options": name}, "properties": props}
+
+
+def ratio_column(name: str) -> Json:
+    """A 0..1 column drawn as a gauge, red below the OEE target and green above."""
+    return column(
+        name,
+        "percentunit",
+        thresholds=thresholds(*oee_steps()),
+        min=0,
+        max=1,
+        **{"custom.cellOptions": {"type": "gauge", "mode": "basic"}, "color": {"mode": "thresholds"}},
+    )
 
 
 def state_column(name: str, states: tuple[State, ...]) -> Json:

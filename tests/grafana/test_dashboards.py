@@ -7,9 +7,18 @@ promtool), plus: a stable uid and no id, counters only inside
 rate/increase, unique uids and titles, every variable defined, every link
 target existing, every metric in the metric contract or a recording rule.
 
-One deliberate exception to target-rate-interval-rule: a panel about "the
-selected time range so far" (the shift so far) may use `[$__range]` in
-rate/increase, and then its description must say "selected time range".
+Two deliberate exceptions to target-rate-interval-rule: a panel about "the
+selected time range" may use `[$__range]` in rate/increase, and then its
+description must say "selected time range"; a target with a minimum step
+(`interval`, an hour for the availability heat map) may use `[$__interval]`:
+its windows tile the time axis, one cell per step.
+
+KPI rules of ISO 22400 (issue 10): no mean of ratios (`avg`/`avg_over_time`
+of a ratio); every query about devices leaves the MTConnect Agent device out
+(`is_agent="false"`); counts (parts, onsets, entries, restarts) are whole
+numbers (`round()` around their increase); every OEE threshold is the OEE
+target of the recording rules; "longest" and Pareto panels show the top N,
+largest first.
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ UIDS = {
     "factorydash-overview": "Shop floor overview",
     "factorydash-machine": "Machine detail",
     "factorydash-alarms": "Alarms and downtime",
+    "factorydash-oee": "OEE by shift",
     "factorydash-exporter": "Exporter and agents",
 }
 GRAFANA_SCHEMA_VERSIONS = range(36, 42)  # Grafana 10.0 .. 11.x
@@ -60,6 +70,12 @@ GRAFANA_BUILTIN_PREFIX = "__"
 # Series Prometheus writes itself for every scrape target.
 PROMETHEUS_SERIES = {"up", "scrape_samples_scraped", "scrape_series_added", "scrape_duration_seconds"}
 RATE_FUNCTIONS = re.compile(r"\b(?:rate|irate|increase)\s*\(")
+INCREASE = re.compile(r"\bincrease\s*\(")
+ROUND = re.compile(r"\bround\s*\(")
+# avg(...), avg by (...) (...), avg_over_time(...): where a mean of ratios would hide.
+MEAN = re.compile(r"\bavg(?:_over_time)?\s*(?:(?:by|without)\s*\([^)]*\)\s*)?\(")
+NOT_AGENT_DEVICE = 'is_agent="false"'
+OEE_TARGET_RULE = "plant:mtconnect_oee_target:ratio"
 RANGE_EXCEPTION_WORDS = "selected time range"
 PROMQL_WORDS = {
     "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool",
@@ -176,7 +192,7 @@ def is_counter(name: str, contract_counters: set[str]) -> bool:
 # --- dashboards --------------------------------------------------------------
 
 
-def test_the_four_dashboards_exist_with_their_fixed_uids_and_titles() -> None:
+def test_the_five_dashboards_exist_with_their_fixed_uids_and_titles() -> None:
     assert {d.uid: d.title for d in DASHBOARDS} == UIDS
 
 
@@ -263,6 +279,8 @@ def test_rate_and_increase_use_rate_interval_or_the_documented_range_exception(d
             for window in rate_ranges(t["expr"]):
                 if window == "$__range" and RANGE_EXCEPTION_WORDS in panel["description"]:
                     continue
+                if window == "$__interval" and t.get("interval"):
+                    continue
                 if window != "$__rate_interval":
                     problems.append(f"{panel['title']} {t['refId']}: [{window}]")
     assert not problems
@@ -279,6 +297,118 @@ def test_counters_appear_only_inside_rate_or_increase(dashboard: Dashboard) -> N
             for name, position in metric_occurrences(expr):
                 if is_counter(name, contract_counters) and not any(s <= position < e for s, e in spans):
                     problems.append(f"{panel['title']} {t['refId']}: {name} outside rate/increase")
+    assert not problems
+
+
+def test_no_panel_takes_a_mean_of_ratios() -> None:
+    problems = []
+    for query in iter_panel_queries(DEFAULT_SUBSTITUTIONS):
+        text = _without_strings(query.expr)
+        for start, end in _call_spans(text, MEAN):
+            if "ratio" in text[start:end]:
+                problems.append(f"{query.dashboard_uid} / {query.panel_title} {query.ref_id}: {text[start:end]}")
+    assert not problems
+
+
+def test_the_mean_of_ratios_check_finds_one() -> None:
+    for expr in ("avg_over_time(device:mtconnect_oee:ratio_1h[8h])", "avg by (state) (x:ratio_1h)", "avg(a_ratio)"):
+        assert any("ratio" in expr[s:e] for s, e in _call_spans(expr, MEAN)), expr
+
+
+def test_every_query_about_devices_leaves_the_agent_device_out() -> None:
+    problems = [
+        f"{dashboard.uid} / {panel['title']} {t['refId']}"
+        for dashboard in DASHBOARDS
+        for panel in panels_of(dashboard)
+        for t in panel["targets"]
+        if "device" in variable_names(t["expr"]) and NOT_AGENT_DEVICE not in t["expr"]
+    ]
+    assert not problems
+    for dashboard in DASHBOARDS:
+        device = next(v for v in dashboard.model["templating"]["list"] if v["name"] == "device")
+        assert NOT_AGENT_DEVICE in device["query"]["query"], dashboard.uid
+
+
+def test_counts_are_whole_numbers() -> None:
+    """Every increase() of a counter of things (parts, onsets, entries, restarts) sits inside round()."""
+    problems = []
+    for query in iter_panel_queries(DEFAULT_SUBSTITUTIONS):
+        text = _without_strings(query.expr)
+        rounded = _call_spans(text, ROUND)
+        for start, end in _call_spans(text, INCREASE):
+            counted = [name for name, _ in metric_occurrences(query.expr[start:end]) if not name.endswith("_seconds_total")]
+            if counted and not any(s <= start and end <= e for s, e in rounded):
+                problems.append(f"{query.dashboard_uid} / {query.panel_title} {query.ref_id}: {counted}")
+    assert not problems
+
+
+def oee_target_of_the_rules() -> float:
+    """The value of the one OEE target rule, read here independently of the generator."""
+    exprs = [
+        rule["expr"]
+        for path in sorted((REPO_ROOT / "prometheus" / "rules").glob("*.yml"))
+        for group in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("groups", [])
+        for rule in group.get("rules", [])
+        if rule.get("record") == OEE_TARGET_RULE
+    ]
+    assert len(exprs) == 1, exprs
+    return float(re.fullmatch(r"\s*(?:vector\()?\s*([\d.]+)\s*\)?\s*", exprs[0]).group(1))
+
+
+def _thresholds(panel: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, thresholds) of the panel's defaults and of its column overrides."""
+    field_config = panel.get("fieldConfig", {})
+    if "thresholds" in field_config.get("defaults", {}):
+        yield panel["title"], field_config["defaults"]["thresholds"]
+    for override in field_config.get("overrides", []):
+        for prop in override["properties"]:
+            if prop["id"] == "thresholds":
+                yield f"{panel['title']} / {override['matcher']['options']}", prop["value"]
+
+
+def test_every_oee_threshold_is_the_target_of_the_rules() -> None:
+    target = oee_target_of_the_rules()
+    checked, problems = 0, []
+    for dashboard in DASHBOARDS:
+        for panel in panels_of(dashboard):
+            for where, thresholds in _thresholds(panel):
+                if "OEE" not in where:
+                    continue
+                values = {step["value"] for step in thresholds["steps"] if step["value"] is not None}
+                checked += 1
+                if values != {target}:
+                    problems.append(f"{dashboard.uid} / {where}: {sorted(values)} instead of {target}")
+    assert not problems
+    assert checked >= 6  # overview stat, bar gauge and table column, machine bar gauge, plant stat and graph, ...
+
+
+def test_longest_and_pareto_panels_show_the_top_largest_first() -> None:
+    ranked = [
+        (dashboard.uid, panel)
+        for dashboard in DASHBOARDS
+        for panel in panels_of(dashboard)
+        if panel["title"].startswith("Longest") or panel["type"] == "barchart"
+    ]
+    assert len(ranked) >= 4
+    problems = []
+    for uid, panel in ranked:
+        if not panel["targets"][0]["expr"].lstrip().startswith("topk("):
+            problems.append(f"{uid} / {panel['title']}: not a topk")
+        sort = panel.get("options", {}).get("sortBy") or next(
+            (t["options"]["sort"] for t in panel.get("transformations", []) if t["id"] == "sortBy"), None
+        )
+        if not sort or not sort[0]["desc"]:
+            problems.append(f"{uid} / {panel['title']}: not sorted largest first")
+    assert not problems
+
+
+def test_shift_and_day_panels_read_the_exporters_exact_gauges() -> None:
+    problems = [
+        f"{query.dashboard_uid} / {query.panel_title} {query.ref_id}"
+        for query in iter_panel_queries(DEFAULT_SUBSTITUTIONS)
+        if re.search(r"\b(?:shift|today)\b", query.panel_title, re.I)
+        and not re.search(r"\bmtconnect_device_(?:shift|day)_\w+\{[^}]*period=", query.expr)
+    ]
     assert not problems
 
 
@@ -369,7 +499,7 @@ def test_legitimately_empty_panels_are_few_and_documented() -> None:
     assert ("factorydash-alarms", "Emergency stops triggered") in empty
     assert ("factorydash-exporter", "Observations lost") in empty
     assert ("factorydash-overview", "Machines") not in empty
-    assert len(empty) <= 10
+    assert len(empty) <= 12
 
 
 def test_alert_dashboard_urls_point_at_existing_dashboards() -> None:

@@ -2,7 +2,10 @@
 
 promtool's rule unit tests evaluate the panels' own expressions (variables
 substituted) on input series written here: current state and how long it has
-lasted, active alarms per machine (0 included), alarm onsets.
+lasted, active alarms per machine (0 included), alarm onsets, the machines
+counted without the MTConnect Agent device (which here even claims to be
+ACTIVE), availability per hour and the delay and down Pareto from the
+exporter's ISO 22400 time counters.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ SUBSTITUTIONS = {
     "__range_s": "600",
 }
 ITEM = 'agent="a", device="m1", component="Path", component_id="p1", data_item_id="exec", name="execution", sub_type=""'
+AGENT_ITEM = 'agent="a", device="Agent", component="Agent", component_id="ag", data_item_id="x", name="", sub_type=""'
 CONDITION = (
     'agent="a", device="m1", component="Controller", component_id="c1", data_item_id="sys", name="", sub_type="", '
     'condition="SYSTEM", level="fault", native_code="E42", native_severity="", qualifier="", message="Coolant low"'
@@ -34,17 +38,28 @@ INPUT_SERIES = [
     {"series": f'mtconnect_execution_state{{{ITEM}, state="READY"}}', "values": "1x8 0x32"},
     {"series": f'mtconnect_execution_state{{{ITEM}, state="ACTIVE"}}', "values": "0x8 1x32"},
     {"series": f'mtconnect_execution_state{{{ITEM}, state="UNAVAILABLE"}}', "values": "0x40"},
-    {"series": 'mtconnect_device_info{agent="a", device="m1", uuid="u1"}', "values": "1x40"},
-    {"series": 'mtconnect_device_info{agent="a", device="m2", uuid="u2"}', "values": "1x40"},
+    {"series": 'mtconnect_device_info{agent="a", device="m1", uuid="u1", is_agent="false"}', "values": "1x40"},
+    {"series": 'mtconnect_device_info{agent="a", device="m2", uuid="u2", is_agent="false"}', "values": "1x40"},
+    {"series": 'mtconnect_device_info{agent="a", device="Agent", uuid="ua", is_agent="true"}', "values": "1x40"},
+    # The Agent device is no machine, whatever it reports.
+    {"series": f'mtconnect_execution_state{{{AGENT_ITEM}, state="ACTIVE"}}', "values": "1x40"},
+    # ISO 22400 elements per 15 s step: m1 9 s production, 2 s delay, 4 s down of 15 s planned busy; m2 all production.
+    *(
+        {"series": f'mtconnect_device_time_seconds_total{{agent="a", device="{device}", element="{element}"}}', "values": f"0+{step}x40"}
+        for device, element, step in (
+            ("m1", "planned_busy", 15), ("m1", "production", 9), ("m1", "delay", 2), ("m1", "down", 4),
+            ("m2", "planned_busy", 15), ("m2", "production", 15), ("m2", "delay", 0), ("m2", "down", 0),
+        )
+    ),
     # Active 0..45 s, cleared at 60 s, raised again at 135 s until the end.
     {"series": f"mtconnect_condition_active{{{CONDITION}}}", "values": "1x3 stale _x4 1x32"},
 ]
 
 
-def expr_of(dashboard_uid: str, panel_title: str, ref_id: str = "A") -> str:
+def expr_of(dashboard_uid: str, panel_title: str, ref_id: str = "A", **substitutions: str) -> str:
     return next(
         q.expr
-        for q in iter_panel_queries(SUBSTITUTIONS)
+        for q in iter_panel_queries({**SUBSTITUTIONS, **substitutions})
         if (q.dashboard_uid, q.panel_title, q.ref_id) == (dashboard_uid, panel_title, ref_id)
     )
 
@@ -71,6 +86,20 @@ def test_current_state_its_duration_and_alarm_counts_on_known_series(tmp_path: P
         (expr_of("factorydash-overview", "Per machine", "B"), [(machine, 120)]),
         (expr_of("factorydash-overview", "Per machine", "G"), [(machine, 1), ('agent="a", device="m2"', 0)]),
         (expr_of("factorydash-overview", "Machines cutting now"), [("", 1)]),
+        (expr_of("factorydash-overview", "Machines"), [("", 2)]),
+        # one-minute cells: m1 produced 9 of every 15 planned seconds
+        (
+            expr_of("factorydash-oee", "Availability by machine and hour", __interval="1m"),
+            [(machine, 0.6), ('agent="a", device="m2"', 1)],
+        ),
+        # 16 steps of 15 s in the range (no extrapolation before a counter's first 0): 16 x 4 s down, 16 x 2 s delay
+        (
+            expr_of("factorydash-alarms", "Delay and down time by machine"),
+            [
+                (f'{machine}, element="down", cause="m1 down"', 64),
+                (f'{machine}, element="delay", cause="m1 delay"', 32),
+            ],
+        ),
         (expr_of("factorydash-overview", "Faults active"), [("", 1)]),
         (expr_of("factorydash-overview", "Warnings active"), [("", 0)]),
         # two onsets: at 0 s and again after the gap

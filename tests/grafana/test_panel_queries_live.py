@@ -2,7 +2,9 @@
 
 The Prometheus is the end-to-end stack's (simulator -> exporter -> Prometheus with the
 recording rules). Each query must succeed and return data, except panels whose
-description says "Empty when ..." (no lost observations in a healthy run, say).
+description says "Empty when ..." (no lost observations in a healthy run, say);
+no query may return a series of the MTConnect Agent device, and the "Machines"
+stat counts the simulator's machines.
 """
 
 from __future__ import annotations
@@ -43,9 +45,16 @@ def run(stack, expr: str, instant: bool) -> dict:
     return requests.get(url, params=params, timeout=10).json()
 
 
-def test_every_panel_query_succeeds_and_returns_data(live_stack):
+def agent_devices(stack) -> set[str]:
+    """The names of the MTConnect Agent devices, as the exporter marks them."""
+    return {series["metric"]["device"] for series in stack.at_end('mtconnect_device_info{is_agent="true"}')}
+
+
+def test_every_panel_query_succeeds_returns_data_and_no_agent_device(live_stack):
     queries = list(iter_panel_queries(substitutions(live_stack)))
     assert len(queries) > 40
+    not_machines = agent_devices(live_stack)
+    assert not_machines, "the scenario's 2.0 agent reports an Agent device"
     failures = []
     for query in queries:
         answer = run(live_stack, query.expr, query.instant)
@@ -54,7 +63,16 @@ def test_every_panel_query_succeeds_and_returns_data(live_stack):
             failures.append(f"{where}: {answer.get('error')}")
         elif not answer["data"]["result"] and not query.may_be_empty:
             failures.append(f"{where}: no data")
+        elif any(series["metric"].get("device") in not_machines for series in answer["data"]["result"]):
+            failures.append(f"{where}: lists the Agent device")
     assert not failures, "\n".join(failures)
+
+
+def test_the_machines_stat_counts_the_machines_not_the_agent_device(live_stack):
+    all_machines = {**substitutions(live_stack), "device": ".*"}
+    (query,) = [q for q in iter_panel_queries(all_machines) if q.panel_title == "Machines"]
+    (series,) = run(live_stack, query.expr, instant=True)["data"]["result"]
+    assert float(series["value"][1]) == len(live_stack.shop.devices)
 
 
 def test_every_variable_query_lists_the_agent_and_its_devices(live_stack):
@@ -66,4 +84,4 @@ def test_every_variable_query_lists_the_agent_and_its_devices(live_stack):
         if query.variable == "agent":
             assert values == {"shopfloor"}, query
         elif query.variable == "device":
-            assert devices <= values, query
+            assert values == devices, query

@@ -140,8 +140,11 @@ planning:
   calendars:
     around-the-clock:
       timezone: UTC
+      # planned all day, in two shifts: the scenario (06:00-07:30) crosses the 07:00 boundary,
+      # so the exporter shows a running and a previous shift
       weekly:
-        - {{days: [mon, tue, wed, thu, fri, sat, sun], start: "00:00", end: "24:00"}}
+        - {{days: [mon, tue, wed, thu, fri, sat, sun], start: "00:00", end: "07:00"}}
+        - {{days: [mon, tue, wed, thu, fri, sat, sun], start: "07:00", end: "24:00"}}
   default: {{calendar: around-the-clock, ideal_cycle_time: 240s}}
 """
 
