@@ -1,4 +1,4 @@
-"""Writes grafana/dashboards/*.json, the four factorydash dashboards.
+"""Writes grafana/dashboards/*.json, the five factorydash dashboards.
 
 The JSON files are what Grafana provisions and what the tests lint; the
 package `dashgen` beside this script is their source (shared panel builders,
@@ -6,14 +6,19 @@ one module per dashboard), so that the panel skeleton, the datasource, the
 variables, the links and the state colours are written once. Run it after
 editing and commit both:
 
-    python grafana/generate_dashboards.py           # rewrite the JSON files
-    python grafana/generate_dashboards.py --check   # exit 1 if they are stale
+    .venv/bin/python grafana/generate_dashboards.py          # rewrite the JSON files
+    .venv/bin/python grafana/generate_dashboards.py --check  # exit 1 if they are stale
 
 Query conventions (checked by tests/grafana/test_dashboards.py):
 - every rate/increase uses `[$__rate_interval]`, except panels about "the
-  selected time range so far" (the shift), which use `[$__range]` and say so
-  in their description;
-- counters appear only inside rate/increase;
+  selected time range", which use `[$__range]` and say so in their
+  description, and targets with a minimum step (the hourly heat map), which
+  tile time with `[$__interval]`;
+- counters appear only inside rate/increase; counts of things are rounded;
+- no mean of ratios: shift and day figures come from the exporter's gauges,
+  windows from the ratio-of-increases recording rules;
+- every query about devices leaves the MTConnect Agent device out;
+- every OEE threshold is the target rule's value (dashgen/rules.py);
 - a panel whose description contains "Empty when" may legitimately return
   no data (no emergency stop happened, nothing was lost).
 """

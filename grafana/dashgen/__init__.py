@@ -4,7 +4,8 @@
 - `promql`: selectors and query building blocks every dashboard shares;
 - `panels`: Grafana panel builders (stat, timeseries, table, ...);
 - `layout`: the dashboard skeleton (variables, links, time);
-- `overview`, `machine`, `alarms`, `exporter`: one dashboard each, a `build()` returning its model.
+- `rules`: what the dashboards read from the Prometheus rules (the OEE target);
+- `overview`, `oee`, `machine`, `alarms`, `exporter`: one dashboard each, a `build()` returning its model.
 
 `grafana/generate_dashboards.py` writes them to grafana/dashboards/*.json.
 """
