@@ -2,7 +2,8 @@
 
 promtool's rule unit tests evaluate the panels' own expressions (variables
 substituted) on input series written here: current state and how long it has
-lasted, active alarms per machine (0 included), alarm onsets, the machines
+lasted, active alarms per machine (0 included), alarm onsets, fault time in
+planned minutes, the machines
 counted without the MTConnect Agent device (which here even claims to be
 ACTIVE), availability per hour and the delay and down Pareto from the
 exporter's ISO 22400 time counters.
@@ -51,6 +52,8 @@ INPUT_SERIES = [
             ("m2", "planned_busy", 15), ("m2", "production", 15), ("m2", "delay", 0), ("m2", "down", 0),
         )
     ),
+    # Outside the shift until 120 s.
+    {"series": 'mtconnect_device_planned_production{agent="a", device="m1"}', "values": "0x8 1x32"},
     # Active 0..45 s, cleared at 60 s, raised again at 135 s until the end.
     {"series": f"mtconnect_condition_active{{{CONDITION}}}", "values": "1x3 stale _x4 1x32"},
 ]
@@ -102,6 +105,11 @@ def test_current_state_its_duration_and_alarm_counts_on_known_series(tmp_path: P
         ),
         (expr_of("factorydash-overview", "Faults active"), [("", 1)]),
         (expr_of("factorydash-overview", "Warnings active"), [("", 0)]),
+        # active at the minutes 0 s (unplanned), 180 s and 240 s (planned): two planned minutes
+        (
+            expr_of("factorydash-alarms", "Fault time by alarm"),
+            [('native_code="E42", message="Coolant low", alarm="E42 Coolant low"', 120)],
+        ),
         # two onsets: at 0 s and again after the gap
         (
             expr_of("factorydash-alarms", "Most frequent alarms"),
