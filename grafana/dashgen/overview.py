@@ -145,7 +145,7 @@ def build() -> Json:
                 "Value #C": "Utilization (range)",
                 "Value #D": "OEE (this shift)",
                 "Value #E": "Parts (this shift)",
-                "Value #F": "Parts per hour",
+                "Value #F": "Parts (last hour)",
                 "Value #G": "Active alarms",
             },
             sort_by="Value #C",
@@ -159,7 +159,7 @@ def build() -> Json:
                 ),
                 ratio_column("OEE (this shift)"),
                 column("Parts (this shift)", "none", decimals=0),
-                column("Parts per hour", "none", decimals=0),
+                column("Parts (last hour)", "none", decimals=0),
                 column(
                     "Active alarms",
                     "none",
@@ -182,7 +182,7 @@ def build() -> Json:
             links=oee_link,
         ),
         timeseries(
-            "Parts per hour",
+            "Parts in the last hour",
             "Parts made by each machine in the hour before each moment (PART_COUNT sub-type ALL, a whole "
             "number from the exporter's reset-proof parts counter).",
             "none",
