@@ -18,7 +18,8 @@ from .panels import (
     thresholds,
     timeseries,
 )
-from .promql import OEE_LEGS, OEE_TARGET, equals, machine_sum, oee_rule, period_gauge, selector
+from .promql import OEE_LEGS, equals, machine_sum, oee_rule, period_gauge, selector
+from .rules import OEE_TARGET_RULE
 from .states import GREY
 
 PLANT_NOTE = (
@@ -87,7 +88,7 @@ def build() -> Json:
             "The plant's OEE target: the recording rule plant:mtconnect_oee_target:ratio, which the OEE alert "
             "compares with and every OEE threshold on these dashboards is drawn from.",
             "percentunit",
-            OEE_TARGET,
+            OEE_TARGET_RULE,
             (0, 0, 4, 4),
             steps=oee_steps(),
         ),
@@ -109,7 +110,7 @@ def build() -> Json:
             "plant's OEE target (dashed; the red area lies below it).",
             "percentunit",
             [target(oee_rule("plant", oee, window), f"OEE {window}", ref=ref) for ref, window in zip("ABC", ("1h", "8h", "24h"))]
-            + [target(OEE_TARGET, "target", ref="D")],
+            + [target(OEE_TARGET_RULE, "target", ref="D")],
             (0, 4, 24, 8),
             defaults={
                 "min": 0,

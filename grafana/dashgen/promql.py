@@ -96,7 +96,6 @@ OEE_LEGS = (
     Leg("Performance", "oee_performance", "performance"),
     Leg("Quality", "oee_quality", "quality"),
 )
-OEE_TARGET = "plant:mtconnect_oee_target:ratio"
 
 
 def oee_rule(level: str, leg: Leg, window: str) -> str:
