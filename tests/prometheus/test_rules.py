@@ -24,7 +24,7 @@ README = REPO / "README.md"
 DESIGN = REPO / "docs" / "design.md"
 
 RUNBOOK_PREFIX = "https://github.com/factorydash/factorydash/blob/main/README.md#"
-DASHBOARD_UIDS = {"factorydash-overview", "factorydash-machine", "factorydash-alarms", "factorydash-exporter"}
+DASHBOARD_UIDS = {"factorydash-overview", "factorydash-machine", "factorydash-alarms", "factorydash-exporter", "factorydash-oee"}
 SEVERITIES = {"critical", "warning", "info"}
 # Every dashboard_url starts with the external label grafana_url, or Grafana's default address without it.
 GRAFANA_URL = "{{ with $externalLabels.grafana_url }}{{ . }}{{ else }}http://localhost:3000{{ end }}"
