@@ -15,7 +15,9 @@ for three heartbeats is dead.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -87,6 +89,7 @@ class AgentClient:
         self.session.verify = config.ca_file if (config.tls_verify and config.ca_file) else config.tls_verify
         self.session.trust_env = False  # a shop-floor proxy must be configured, not inherited by accident
         self._origin = _origin(config.url)
+        self._response: requests.Response | None = None  # the answer being read, for close() to abort
 
     def url(self, request: str, params: dict[str, int | str] | None = None) -> str:
         url = urljoin(self.config.url, request)
@@ -149,6 +152,7 @@ class AgentClient:
                 url, timeout=(self.config.timeout, read_timeout), stream=True, allow_redirects=False
             )
             if not response.is_redirect:
+                self._response = response
                 return response
             response.close()
             target = urljoin(url, response.headers.get("Location", ""))
@@ -167,7 +171,25 @@ class AgentClient:
         raise AgentRequestError("redirect", f"{request}: more than {_MAX_REDIRECTS} redirects")
 
     def close(self) -> None:
+        """Close the connections, and abort an answer another thread is reading: a retired follower blocked
+        in a trickling agent's body must not live on until its deadline."""
+        response = self._response
+        sock = _socket_of(response) if response is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked read, unlike close()
         self.session.close()
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The socket an answer is read from. http.client drops the connection's reference once a
+    `Connection: close` answer has begun, so look through the body's reader too (private attributes,
+    hence every step guarded: at worst the answer ends at its deadline instead)."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is None:
+        reader = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -289,13 +311,18 @@ def iter_multipart(chunks: Iterable[bytes], boundary: bytes, limit: int) -> Iter
             while len(buffer) < length:
                 if not fill():
                     raise AgentRequestError("stream_closed", "stream closed inside a part")
-            part = bytes(buffer[:length])
+            with memoryview(buffer) as view:
+                part = bytes(view[:length])
             del buffer[:length]
             yield part
         else:
             end = find(delimiter, 0)
             if end < 0:
                 raise AgentRequestError("stream_closed", "stream closed inside a part")
-            part = bytes(buffer[:end]).rstrip(b"\r\n")
+            stop = end
+            while stop > 0 and buffer[stop - 1] in b"\r\n":
+                stop -= 1
+            with memoryview(buffer) as view:
+                part = bytes(view[:stop])
             del buffer[:end]
             yield part

@@ -193,6 +193,8 @@ class AgentFollower:
         except AgentRequestError as error:
             return self._fail(error.reason, str(error))
         except InvalidDocument as error:
+            if self._stop.is_set():
+                return 0.0  # stop() cut the answer short: that is no fault of the agent
             if not self._logged_invalid:
                 log.warning("agent=%s invalid document: %s", self.config.name, error)
                 self._logged_invalid = True
@@ -439,6 +441,8 @@ class AgentFollower:
         self.state.mark_success()
 
     def _fail(self, reason: str, message: str, log_it: bool = True) -> float:
+        if self._stop.is_set():
+            return 0.0  # stop() cut the answer short: that is no fault of the agent
         if log_it and self.failures == 0:
             log.warning("agent=%s %s", self.config.name, message)
         self.state.mark_failure(reason, message)
