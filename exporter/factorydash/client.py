@@ -1,8 +1,9 @@
 """HTTP client for MTConnect agents: URLs, auth, TLS, deadlines, body limits, redirects, multipart streams.
 
 It returns bytes and knows nothing about XML. Every failure is an
-`AgentRequestError` with a short `reason` used as a metric label; the
-reasons are a closed set (`TRANSPORT_REASONS`).
+`AgentRequestError` with a short `reason` used as a metric label, one of a
+fixed few: connection, timeout, tls, http, redirect, document_too_large,
+stream_closed.
 
 Bodies are read with `read1`: whatever the socket has, at most `_READ`
 bytes, so a small stream part is handed over the moment it is complete
@@ -35,11 +36,6 @@ _BOUNDARY = re.compile(r'boundary="?([^";,]+)"?', re.IGNORECASE)
 _CONTENT_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 _MAX_REDIRECTS = 5
 _HEARTBEATS_OF_SILENCE = 3
-
-# Every reason the client gives, documented in the README's operating table.
-TRANSPORT_REASONS = frozenset(
-    {"connection", "timeout", "tls", "http", "redirect", "document_too_large", "stream_closed"}
-)
 
 
 class AgentRequestError(Exception):

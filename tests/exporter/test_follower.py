@@ -11,6 +11,8 @@ tests script hours of shop-floor time without waiting for any of it.
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -806,3 +808,31 @@ def test_a_stream_request_answered_with_out_of_range_resynchronises_like_polling
     assert [follower.step() for _ in range(2)] == [0.0, 0.0]
     assert follower.state.counters.lost == 93  # sequences 7..99
     assert follower.cursor == 101
+
+
+def test_in_stream_mode_a_small_part_is_applied_within_a_second_while_the_agent_holds_the_stream_open() -> None:
+    held = threading.Event()
+    small = part(streams([execution(7, "ACTIVE", 60)], last=7, next_=8))
+    assert 500 < len(small) < 700  # the size of one cppagent part a second (issue 11: none applied in 60 s)
+    sent: list[float] = []
+
+    def stream(query: dict[str, str]) -> Iterator[bytes]:
+        sent.append(time.monotonic())
+        yield small
+        held.wait(5.0)
+
+    routes = mill_routes({})
+    routes["/sample"] = lambda query: (200, "multipart/mixed;boundary=BOUNDARY", stream(query))
+    with LocalAgent(routes) as server:
+        follower = make_follower(agent_config(server.url, stream=True, heartbeat=10.0))
+        follower.start()
+        deadline = time.monotonic() + 3.0
+        while follower.state.counters.observations == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        applied_at = time.monotonic()
+        held.set()
+        follower.stop()
+
+    assert follower.state.counters.observations == 1
+    assert execution_tracker(follower).current == "ACTIVE"
+    assert applied_at - sent[0] < 1.0

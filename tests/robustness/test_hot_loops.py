@@ -13,11 +13,14 @@ import urllib.request
 from collections.abc import Callable
 
 import pytest
+from lxml import etree
 
+from factorydash.follower import Phase
 from factorydash.simulator import ShopFloor
+from tests.conftest import require_sample
 from tests.exporter import agentdocs
 
-from .agents import FaultyAgent, Reply, follower_for
+from .agents import FaultyAgent, Reply, follower_for, step_until
 
 POLL = 0.05
 RUN_SECONDS = 1.0
@@ -119,3 +122,57 @@ def test_a_sample_that_makes_no_progress_backs_off(scripted: FaultyAgent, sample
     assert len(scripted.requests) <= MAX_REQUESTS
     assert follower.state.counters.errors.get(reason, 0) >= 2
     assert follower.state.counters.lost == 0
+
+
+def between(current: bytes, start: int, end: int) -> bytes:
+    """The real /current's observations with start <= sequence < end, as a /sample answer ending at `end`."""
+    root = etree.fromstring(current)
+    for element in list(root.iter()):
+        sequence = element.get("sequence")
+        if sequence is not None and not start <= int(sequence) < end:
+            element.getparent().remove(element)
+    header = next(element for element in root.iter() if etree.QName(element).localname == "Header")
+    header.set("nextSequence", str(end))
+    return etree.tostring(root)
+
+
+def without_asset_items(probe: bytes) -> bytes:
+    root = etree.fromstring(probe)
+    for item in root.xpath("//*[local-name()='DataItem'][@type='ASSET_CHANGED' or @type='ASSET_REMOVED']"):
+        item.getparent().remove(item)
+    return etree.tostring(root)
+
+
+def test_a_real_cppagent_buffer_with_two_undeclared_asset_items_is_read_to_its_end(scripted: FaultyAgent) -> None:
+    # cppagent 2.5 fed the NIST Mazak03 log: its buffer holds the agent's own AssetChanged and AssetRemoved
+    # observations (sequences 64, 65). The agent adds those two items to the model itself; a probe made from
+    # the NIST device file alone - as in the NIST 2016 dumps - does not declare them.
+    folder = "cppagent-2.5.0.11-mazak03-schema1.3/"
+    probe = without_asset_items(require_sample(folder + "probe.xml").read_bytes())
+    current = require_sample(folder + "current.xml").read_bytes()
+    sample = require_sample(folder + "sample-200.xml").read_bytes()  # from=308: 308..507, nextSequence 508
+    assert b"Mazak03_asset_chg" in current and b"Mazak03_asset_chg" not in probe
+    scripted.script("probe", Reply(probe))
+    scripted.script("current", Reply(between(current, 1, 64)))  # the follower joined at sequence 64
+    scripted.script(
+        "sample",
+        Reply(between(current, 64, 308)),
+        Reply(sample),
+        Reply(between(current, 508, 608)),
+        Reply(between(current, 608, 608)),
+    )
+    follower = follower_for(scripted.url, sample_count=1000, poll_interval=POLL)
+    step_until(follower, Phase.SAMPLE)
+
+    for _ in range(8):
+        follower.step()
+
+    counters = follower.state.counters
+    assert follower.cursor == 608  # read to the end of the buffer
+    assert counters.undeclared == 2
+    assert count(scripted, "probe") == 2 and count(scripted, "current") == 1
+    assert counters.errors == {"reprobe_unchanged": 1}
+    assert counters.lost == 0 and counters.restarts == 0
+    assert counters.observations == len(etree.fromstring(between(current, 64, 308)).xpath("//*[@sequence]")) + 200 + len(
+        etree.fromstring(between(current, 508, 608)).xpath("//*[@sequence]")
+    )
