@@ -388,7 +388,11 @@ class AgentFollower:
                 "invalid_document", f"nextSequence {next_sequence} went back below the requested {start}"
             )
         if header.first_sequence > start:
-            # The agent skipped ahead without an error: what it dropped is lost.
+            # The agent skipped ahead without an error: what it dropped is lost - if it really answered from there.
+            if next_sequence < header.first_sequence:
+                raise InvalidDocument(
+                    "invalid_document", f"nextSequence {next_sequence} is below firstSequence {header.first_sequence}"
+                )
             self.state.add_lost(header.first_sequence - start)
         self._announce(header)
         undeclared_before = self.state.counters.undeclared
