@@ -51,6 +51,7 @@ a reason in `mtconnect_agent_request_errors_total` and logs once.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import random
@@ -323,7 +324,10 @@ class AgentFollower:
             self.phase = Phase.RESYNC
             return 0.0
         document = self._streams("current", document)
-        self.state.apply_current(document, initial=self._model_fresh)
+        # cppagent's Header of a `current?at=` answer describes the head of its buffer (nextSequence = the
+        # head's); the state this document carries ends at `at`, and the state is told so.
+        header = dataclasses.replace(document.header, next_sequence=at + 1)
+        self.state.apply_current(dataclasses.replace(document, header=header), initial=self._model_fresh)
         self._model_fresh = False
         lost = at - self.cursor
         if lost > 0:
