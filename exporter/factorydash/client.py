@@ -202,10 +202,15 @@ def _short_url(url: str) -> str:
 def _reads(response: requests.Response, deadline: Deadline, request: str, timed_out: str) -> Iterator[bytes]:
     """The body as it arrives, in pieces of at most _READ bytes, until the end or the deadline."""
     raw = response.raw
+    sock = _socket_of(response)
     try:
         while True:
-            if deadline.passed:
+            remaining = deadline.at - time.monotonic()
+            if remaining <= 0:
                 raise AgentRequestError("timeout", f"{request}: {timed_out}")
+            if sock is not None:
+                with contextlib.suppress(OSError):  # closed once the body is complete: the read says so
+                    sock.settimeout(remaining)  # no wait for bytes may outlast the deadline
             piece = raw.read1(_READ, decode_content=True)
             if not piece:
                 return
