@@ -254,19 +254,25 @@ class FactorydashCollector(Collector):
         counters = state.counters
         families.counter(
             "mtconnect_agent_restarts_total",
-            "Agent restarts seen (new instanceId or deviceModelChangeTime).",
+            "Agent restarts seen (a new instanceId).",
             agent,
             counters.restarts,
         )
         families.counter(
-            "mtconnect_agent_observations_total", "Observations applied from the agent's stream.", agent,
+            "mtconnect_agent_observations_total", "Observations read from the agent's stream.", agent,
             counters.observations,
         )
         families.counter(
             "mtconnect_agent_observations_lost_total",
-            "Observations lost because the agent's buffer overran before they were read.",
+            "Observations the agent no longer held when the exporter asked (buffer overrun or restart).",
             agent,
             counters.lost,
+        )
+        families.counter(
+            "mtconnect_agent_observations_undeclared_total",
+            "Observations of data items the agent's probe did not declare, set aside (also in observations_total).",
+            agent,
+            counters.undeclared,
         )
         families.counter(
             "mtconnect_series_dropped_total", "Series not created because a series cap was reached.", agent,

@@ -43,6 +43,9 @@ LEGACY_POLL_INTERVAL_ENV = "LOAD_NIST_DATA_SCHEDULE_SECONDS"
 DEFAULT_POLL_INTERVAL = 1.0
 MIN_TIMEOUT = 0.1
 MAX_SAMPLE_COUNT = 1_000_000
+# How an agent's HTTP redirects are treated: never followed (a redirect is reason `redirect`), or followed
+# only to the configured scheme, host and port, so credentials and headers never reach another server.
+REDIRECT_POLICIES = ("none", "same_origin")
 REDACTED = "<secret>"
 MAX_SECRET_FILE_BYTES = 64 * 1024  # a password, a token or a key: never more
 
@@ -152,6 +155,7 @@ class AgentConfig:
     ca_file: str | None
     basic_auth: BasicAuth | None
     headers: tuple[tuple[str, Secret], ...]
+    redirects: str = "none"  # none | same_origin (see REDIRECT_POLICIES)
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,7 @@ def _redact_agent(agent: AgentConfig) -> dict[str, Any]:
         if agent.basic_auth is None
         else {"username": agent.basic_auth.username, "password": REDACTED},
         "headers": {name: REDACTED for name, _ in agent.headers},
+        "redirects": agent.redirects,
     }
 
 
@@ -747,7 +752,7 @@ class _Reader:
 
     def agent(self, value: object, path: str, inherited: AgentDefaults) -> AgentConfig | None:
         allowed = ("name", "url", "devices", "poll_interval", "timeout", "sample_count", "stream", "heartbeat",
-                   "tls", "basic_auth", "headers")
+                   "tls", "basic_auth", "headers", "redirects")
         before = len(self.problems)
         block = self.mapping(value, path, allowed, required=("name", "url"))
         if isinstance(block, _Invalid):
@@ -758,6 +763,7 @@ class _Reader:
         shared = self.agent_fields(block, path, inherited, AgentDefaults)
         basic_auth = self.read(block, "basic_auth", path, self.basic_auth, None)
         headers = self.read(block, "headers", path, self.headers, ())
+        redirects = self.read(block, "redirects", path, self.redirect_policy, "none")
         if not isinstance(headers, _Invalid) and basic_auth is not None:
             for header, _ in headers:
                 if header.lower() == "authorization":
@@ -771,7 +777,13 @@ class _Reader:
             name=name, url=url, devices=devices, poll_interval=poll_interval, timeout=shared.timeout,
             sample_count=shared.sample_count, stream=shared.stream, heartbeat=shared.heartbeat,
             tls_verify=shared.tls_verify, ca_file=shared.ca_file, basic_auth=basic_auth, headers=headers,
+            redirects=redirects,
         )  # fmt: skip
+
+    def redirect_policy(self, value: object, path: str) -> str | _Invalid:
+        if value not in REDIRECT_POLICIES:
+            return self.problem(path, f"expected one of {', '.join(REDIRECT_POLICIES)}, got {_describe(value)}")
+        return value  # type: ignore[return-value]
 
     def basic_auth(self, value: object, path: str) -> BasicAuth | _Invalid:
         block = self.mapping(value, path, ("username", "password"), required=("username", "password"))

@@ -180,13 +180,21 @@ def _local(tag: object) -> str:
     return tag.rpartition("}")[2]
 
 
-def _int_or_none(value: str | None) -> int | None:
+SEQUENCE_LIMIT = 2**64  # sequences are unsigned 64-bit integers (MTConnect, cppagent)
+MAX_BUFFER_SIZE = 2**32  # cppagent's bufferSize is 2**n slots with n far below 32; more is not a real agent
+
+
+def _header_int(name: str, value: str | None, limit: int) -> int | None:
+    """A Header integer in 0 <= value < limit: anything else makes the document invalid, so no agent
+    number that a metric could not carry (1e309, -5, 2**80) ever gets past the parser."""
     if value is None or value == "":
         return None
-    try:
-        return int(value)
-    except ValueError as error:
-        raise InvalidDocument("invalid_document", f"Header attribute is not an integer: {value!r}") from error
+    if len(value) > 24 or not value.isdigit() or not value.isascii():
+        raise InvalidDocument("invalid_document", f"Header {name} is not an unsigned integer: {value[:32]!r}")
+    number = int(value)
+    if number >= limit:
+        raise InvalidDocument("invalid_document", f"Header {name} {value} is out of range (below {limit})")
+    return number
 
 
 def parse_document(data: bytes, max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES) -> Document:
@@ -234,17 +242,39 @@ def _schema_version(root: etree._Element) -> str:
 
 def _parse_header(element: etree._Element) -> Header:
     get = element.get
-    return Header(
+    header = Header(
         instance_id=get("instanceId", ""),
         sender=get("sender", ""),
         version=get("version", ""),
         creation_time=get("creationTime", ""),
-        buffer_size=_int_or_none(get("bufferSize")),
-        first_sequence=_int_or_none(get("firstSequence")),
-        last_sequence=_int_or_none(get("lastSequence")),
-        next_sequence=_int_or_none(get("nextSequence")),
+        buffer_size=_header_int("bufferSize", get("bufferSize"), MAX_BUFFER_SIZE + 1),
+        first_sequence=_header_int("firstSequence", get("firstSequence"), SEQUENCE_LIMIT),
+        last_sequence=_header_int("lastSequence", get("lastSequence"), SEQUENCE_LIMIT),
+        next_sequence=_header_int("nextSequence", get("nextSequence"), SEQUENCE_LIMIT + 1),
         device_model_change_time=get("deviceModelChangeTime", ""),
     )
+    _check_sequences(header)
+    return header
+
+
+def _check_sequences(header: Header) -> None:
+    """The buffer's numbers must describe a buffer: first <= last + 1 (empty when equal), next <= last + 1
+    (nothing beyond the newest), at most bufferSize held. Agents that break this are not trusted with a
+    loss count or a cursor."""
+    first, last, next_sequence = header.first_sequence, header.last_sequence, header.next_sequence
+    if header.buffer_size == 0:
+        raise InvalidDocument("invalid_document", "Header bufferSize is 0")
+    if last is None:
+        return
+    if first is not None:
+        if first > last + 1:
+            raise InvalidDocument("invalid_document", f"Header firstSequence {first} is beyond lastSequence {last}")
+        if header.buffer_size is not None and last + 1 - first > header.buffer_size:
+            raise InvalidDocument(
+                "invalid_document", f"Header holds {first}..{last}, more than bufferSize {header.buffer_size}"
+            )
+    if next_sequence is not None and next_sequence > last + 1:
+        raise InvalidDocument("invalid_document", f"Header nextSequence {next_sequence} is beyond lastSequence {last} + 1")
 
 
 def _find_child(element: etree._Element, name: str) -> etree._Element | None:
@@ -287,6 +317,8 @@ def _parse_streams(root: etree._Element, schema_version: str) -> StreamsDocument
                         if observation is not None:
                             append(observation)
     observations.sort(key=_sequence_of)
+    if observations and (observations[0][0] < 0 or observations[-1][0] >= SEQUENCE_LIMIT):
+        raise InvalidDocument("invalid_document", "observation sequence outside 0 .. 2**64 - 1")
     return StreamsDocument(schema_version, header, tuple(observations))
 
 

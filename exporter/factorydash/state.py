@@ -550,6 +550,7 @@ class AgentCounters:
     restarts: int = 0
     observations: int = 0
     lost: int = 0
+    undeclared: int = 0  # observations of data items the probe did not declare, set aside
     dropped_series: int = 0
     collect_errors: int = 0  # scrapes that left this agent's series out (see the collector)
     errors: dict[str, int] = field(default_factory=dict)
@@ -590,7 +591,6 @@ class AgentState:
         self.device_last_observation: dict[str, float] = {}
         self.applying_current = False
         self.initial_current = False
-        self.needs_probe = False
         self.clock = AgentClock()
         self.timestamp_rules = TimestampRules(settings.max_clock_skew, settings.timestamp_outlier_window)
         self.timelines: dict[str, DeviceTimeline] = {}  # by device name
@@ -623,7 +623,6 @@ class AgentState:
             self.schema_version = document.schema_version
             # Items of filtered devices and items we do not export are declared, just not tracked.
             self.declared_items = frozenset(item.id for device in document.devices for item in device.data_items)
-            self.needs_probe = False
             kept: list[Device] = []
             dropped: list[str] = []
             dropped_count = duplicates = 0
@@ -834,7 +833,11 @@ class AgentState:
                 self.initial_current = False
 
     def apply_sample(self, document: StreamsDocument) -> None:
-        """Apply a `/sample` document's observations in sequence order."""
+        """Apply a `/sample` document's observations in sequence order.
+
+        Every observation counts in `counters.observations` (it was read); those of data items the probe
+        did not declare are set aside, not applied, and counted in `counters.undeclared` as well.
+        """
         with self.lock:
             self._note_header(document.header)
             trackers = self.trackers
@@ -854,10 +857,8 @@ class AgentState:
                 elif observation.data_item_id not in self.declared_items:
                     unknown += 1
             self.counters.observations += len(document.observations)
+            self.counters.undeclared += unknown
             self._note_seen(devices)
-            if unknown:
-                log.warning("agent=%s %d observations of undeclared data items: re-probing", self.name, unknown)
-                self.needs_probe = True
 
     def _apply_tracked(self, tracker: Tracker, observation: Observation) -> None:
         if isinstance(tracker, NumericEventTracker) and tracker.counts_parts:
@@ -935,6 +936,10 @@ class AgentState:
     def mark_restart(self) -> None:
         with self.lock:
             self.counters.restarts += 1
+
+    def count_observations(self, count: int) -> None:
+        with self.lock:
+            self.counters.observations += count
 
     def add_lost(self, count: int) -> None:
         with self.lock:

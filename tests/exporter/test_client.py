@@ -8,9 +8,12 @@ timeouts and a real multipart stream.
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import math
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -399,3 +402,242 @@ def test_an_agent_slower_than_the_timeout_is_reason_timeout() -> None:
 
     assert raised.value.reason == "timeout"
     assert str(raised.value) == "probe: timed out after 0.2s"
+
+
+# -- deadlines, small reads, linear parsing ------------------------------------------
+
+
+def trickle(body: bytes, every: float, stop: threading.Event) -> Iterator[bytes]:
+    for index in range(len(body)):
+        if stop.wait(every):
+            return
+        yield body[index : index + 1]
+
+
+def test_a_body_trickling_faster_than_the_read_timeout_is_cut_at_the_whole_response_deadline() -> None:
+    stop = threading.Event()
+    body = DOC_A  # ~600 bytes at one per 20 ms would take 12 s; every single wait is far below the timeout
+    with LocalAgent({"/probe": lambda query: (200, "text/xml", trickle(body, 0.02, stop))}) as agent:
+        client = AgentClient(agent_config(agent.url, timeout=0.3), LIMIT)
+        started = time.monotonic()
+        with pytest.raises(AgentRequestError) as raised:
+            client.probe()
+        elapsed = time.monotonic() - started
+        stop.set()
+
+    assert raised.value.reason == "timeout"
+    assert elapsed < 0.3 * 3  # the deadline plus at most one wait for bytes, never the 12 s of the trickle
+
+
+def test_a_stream_that_trickles_bytes_without_completing_a_part_ends_after_a_few_heartbeats() -> None:
+    stop = threading.Event()
+
+    def sample(query: dict[str, str]) -> Answer:
+        return 200, "multipart/mixed;boundary=BOUNDARY", itertools.chain([part(DOC_A)], trickle(part(DOC_B), 0.02, stop))
+
+    with LocalAgent({"/sample": sample}) as agent:
+        client = AgentClient(agent_config(agent.url, timeout=0.2), LIMIT)
+        parts = client.stream(7, 1000, 100, 100)  # heartbeat 0.1 s: dead after max(timeout, 3 heartbeats) = 0.3 s
+        started = time.monotonic()
+        assert next(parts) == DOC_A
+        with pytest.raises(AgentRequestError) as raised:
+            next(parts)
+        elapsed = time.monotonic() - started
+        stop.set()
+
+    assert raised.value.reason == "timeout"
+    assert str(raised.value) == "stream: no complete part for 0.3s"
+    assert elapsed < 0.3 * 3
+
+
+def test_a_small_stream_part_is_handed_over_as_soon_as_it_is_complete() -> None:
+    # cppagent sends one part per interval and keeps the connection open: a 620-byte part must not wait
+    # for 64 KiB to gather (issue 11: 0 observations in 60 s at one part a second).
+    held = threading.Event()
+    small = streams([execution(7, "ACTIVE", 60)], last=7, next_=8)
+    assert 500 < len(part(small)) < 700
+
+    def sample(query: dict[str, str]) -> Iterator[bytes]:
+        yield part(small)
+        held.wait(5.0)  # the agent's next part would come much later
+        yield b"--BOUNDARY--\r\n"
+
+    with LocalAgent({"/sample": lambda query: (200, "multipart/mixed;boundary=BOUNDARY", sample(query))}) as agent:
+        parts = AgentClient(agent_config(agent.url), LIMIT).stream(7, 1000, 1000, 10000)
+        started = time.monotonic()
+        first = next(parts)
+        elapsed = time.monotonic() - started
+        held.set()
+        assert list(parts) == []
+
+    assert first == small
+    assert elapsed < 1.0
+
+
+def multipart_seconds(part_bytes: int, parts: int, length: bool) -> float:
+    body = b"<MTConnectStreams>" + b"x" * part_bytes + b"</MTConnectStreams>"
+    stream = part(body, length=length) * parts + b"--BOUNDARY--\r\n"
+    pieces = list(in_pieces(stream, 16 * 1024))  # what read1 hands over from a busy socket
+    best = math.inf
+    for _ in range(3):
+        started = time.perf_counter()
+        split = list(iter_multipart(pieces, b"BOUNDARY", 64 * 1024 * 1024))
+        best = min(best, time.perf_counter() - started)
+    assert split == [body] * parts
+    return best
+
+
+@pytest.mark.parametrize("length", [True, False], ids=["Content-Length", "boundary search"])
+def test_multipart_parsing_is_linear_in_the_part_size(length: bool) -> None:
+    # The same 16 MiB as sixteen 1 MiB parts and as one 16 MiB part: linear work takes about as long
+    # either way (measured 0.7-1.9 times); the old quadratic splitter took 16-28 times as long for the big part.
+    ratio = multipart_seconds(16 << 20, 1, length) / multipart_seconds(1 << 20, 16, length)
+    assert ratio < 6
+
+
+def test_reloads_with_a_trickling_agent_leave_no_threads_and_no_connections_behind() -> None:
+    from factorydash.config import parse_config as parse
+    from factorydash.exporter import Exporter
+
+    stop = threading.Event()
+    served = []
+
+    def probe_route(query: dict[str, str]) -> Answer:
+        served.append(1)
+        return 200, "text/xml", trickle(DOC_A, 0.02, stop)
+
+    with LocalAgent({"/probe": probe_route}) as agent:
+        exporter = Exporter(parse(f"agents:\n  - name: mill\n    url: {agent.url}\n    timeout: 0.3s\n"))
+        exporter.start()
+        for index in range(30):
+            wait_for(lambda: len(served) > index)  # each follower is inside its trickling answer when retired
+            exporter.reload(parse(f"agents:\n  - name: mill\n    url: {agent.url}\n    timeout: {0.3 + index / 1000:g}s\n"))
+        wait_for(lambda: len(follower_threads()) <= 1)  # retired followers end at once: their read is aborted
+        threads = len(follower_threads())
+        connections = _established_connections(agent.port)
+        exporter.stop()
+        stop.set()  # lets the server's handler threads end before it closes
+
+    assert len(served) >= 30
+    assert threads <= 1  # the one live follower
+    assert connections <= 1
+
+
+def follower_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("follow-") and thread.is_alive()]
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 2.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _established_connections(port: int) -> int:
+    """Established TCP connections to 127.0.0.1:port from this process, from /proc/net/tcp."""
+    count = 0
+    with open("/proc/net/tcp") as table:
+        for line in list(table)[1:]:
+            fields = line.split()
+            remote_port = int(fields[2].split(":")[1], 16)
+            if remote_port == port and fields[3] == "01":
+                count += 1
+    return count
+
+
+# -- redirects ---------------------------------------------------------------------------
+
+
+class RecordingServer(LocalAgent):
+    """A second server that records the headers it receives: the secrets must never get there."""
+
+    def __init__(self) -> None:
+        self.headers: list[dict[str, str]] = []
+        super().__init__({"/probe": lambda query: (200, "text/xml", b"<MTConnectDevices/>")})
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        base = super()._handler_class()
+        recorder = self
+
+        class Handler(base):  # type: ignore[misc, valid-type]
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                recorder.headers.append(dict(self.headers))
+                super().do_GET()
+
+        return Handler
+
+
+class RedirectingAgent(LocalAgent):
+    """/probe answers 302 to `location`; /real/probe answers a document."""
+
+    def __init__(self, location: Callable[[LocalAgent], str]) -> None:
+        self.location = location
+        super().__init__({"/real/probe": lambda query: (200, "text/xml", b"<MTConnectDevices/>")})
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        base = super()._handler_class()
+        agent = self
+
+        class Handler(base):  # type: ignore[misc, valid-type]
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                if urlsplit(self.path).path == "/probe":
+                    agent.requests.append(self.path)
+                    self.send_response(302)
+                    self.send_header("Location", agent.location(agent))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                super().do_GET()
+
+        return Handler
+
+
+def secret_config(url: str, **changes: object) -> AgentConfig:
+    config = parse_config(
+        f"""
+agents:
+  - name: mill
+    url: {url}
+    basic_auth: {{username: reader, password: {{value: s3cret}}}}
+    headers: {{X-Api-Key: {{value: k-123}}}}
+""",
+        env={},
+    )
+    return dataclasses.replace(config.agents[0], **changes)
+
+
+def test_a_redirect_is_not_followed_by_default_and_is_reason_redirect() -> None:
+    with RedirectingAgent(lambda agent: agent.url + "real/probe") as agent:
+        with pytest.raises(AgentRequestError) as raised:
+            AgentClient(secret_config(agent.url), LIMIT).probe()
+
+    assert raised.value.reason == "redirect"
+    assert agent.requests == ["/probe"]
+
+
+def test_same_origin_redirects_are_followed_with_the_credentials() -> None:
+    with RedirectingAgent(lambda agent: "/real/probe") as agent:
+        answer = AgentClient(secret_config(agent.url, redirects="same_origin"), LIMIT).probe()
+
+    assert answer.body == b"<MTConnectDevices/>"
+    assert agent.requests == ["/probe", "/real/probe"]
+
+
+@pytest.mark.parametrize("redirects", ["none", "same_origin"])
+def test_secrets_never_reach_another_origin(redirects: str) -> None:
+    with RecordingServer() as other, RedirectingAgent(lambda agent: other.url + "probe") as agent:
+        with pytest.raises(AgentRequestError) as raised:
+            AgentClient(secret_config(agent.url, redirects=redirects), LIMIT).probe()
+
+    assert raised.value.reason == "redirect"
+    assert other.headers == []  # not even a request: the other server never hears of us
+
+
+def test_the_redirects_option_is_checked_in_the_config() -> None:
+    from factorydash.config import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        parse_config("agents:\n  - name: mill\n    url: http://agent.test/\n    redirects: always\n", env={})
+
+    assert "redirects" in str(raised.value) and "none, same_origin" in str(raised.value)
+    assert parse_config("agents:\n  - name: mill\n    url: http://a.test/\n    redirects: same_origin\n").agents[0].redirects == "same_origin"

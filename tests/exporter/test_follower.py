@@ -11,6 +11,8 @@ tests script hours of shop-floor time without waiting for any of it.
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from factorydash.exporter import new_agent_state
 from factorydash.state import ConditionTracker, NumericEventTracker, SeriesBudget, StateTracker
 
 from ..conftest import require_sample
-from .agentdocs import T0, Obs, condition, current_mill, error, execution, part_count, probe, streams, ts
+from .agentdocs import MILL_DATA_ITEMS, T0, Obs, condition, current_mill, error, execution, part_count, probe, streams, ts
 from .test_client import Answer, LocalAgent, Route, agent_config, closed_port, part
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -154,66 +156,120 @@ def test_sequences_above_2_to_the_63_are_followed_exactly_as_integers(agent: Scr
     assert agent.urls()[-1] == f"sample?from={big}&count=1000"
 
 
-@pytest.mark.parametrize(
-    ("before", "after"),
-    [
-        ({}, {"instance_id": "1700009999"}),
-        ({"model_change": "2026-11-23T09:00:00Z"}, {"model_change": "2026-11-23T10:30:00Z"}),
-    ],
-    ids=["new instanceId", "new deviceModelChangeTime"],
-)
-def test_an_agent_restart_re_probes_rebuilds_the_state_counts_one_restart_and_restarts_from_the_new_current(
-    agent: ScriptedAgent, before: dict[str, str], after: dict[str, str]
+def test_a_new_instance_is_re_probed_counted_once_and_read_from_its_first_sequence_nothing_skipped(
+    agent: ScriptedAgent,
 ) -> None:
     follower = make_follower()
-    follow_to_sample(follower, agent, current_mill(**before), **before)
-    agent.sample(7, streams([execution(7, "ACTIVE", 60)], last=39, next_=40, **before))
+    follow_to_sample(follower, agent)
+    agent.sample(7, streams([execution(7, "ACTIVE", 60)], last=7, next_=8))
     assert follower.step() == 1.0
     old_tracker = execution_tracker(follower)
-    assert old_tracker.transitions["ACTIVE"] == 1
+    read_before = follower.state.counters.observations
 
-    agent.sample(40, streams([execution(40, "FEED_HOLD", 70)], first=1, last=40, next_=41, **after))
-    agent.answer("probe", probe(**after))
-    agent.answer("current", current_mill(at=100, creation_time=ts(100), **after))  # the new buffer: 1..6, next 7
-    agent.sample(7, streams([execution(7, "ACTIVE", 160)], last=7, next_=8, creation_time=ts(160), **after))
+    # The new instance produced 1..7 before we noticed: its start values (1..6) and ACTIVE at 160 s.
+    new = {"instance_id": "1700009999", "creation_time": ts(160)}
+    agent.sample(8, streams([execution(7, "ACTIVE", 160)], first=1, last=7, next_=8, **new))
+    agent.answer("probe", probe(instance_id=new["instance_id"]))
+    agent.answer("current", current_mill(at=100, last=7, next_=8, **new))
+    agent.answer("current", streams([Obs("avail", 1, "AVAILABLE", ts(100), "Availability", "Events", "Device", "d1")],
+                                    first=1, last=7, next_=8, **new), at=1)
+    agent.sample(2, streams([execution(4, "READY", 100), execution(7, "ACTIVE", 160)], first=1, last=7, next_=8,
+                            **new))
 
     assert follower.step() == 0.0
     assert follower.phase is Phase.PROBE
+    assert follower.state.counters.observations == read_before  # the new instance's answer was not applied to the old model
+    assert [follower.step() for _ in range(3)] == [0.0, 0.0, 0.0]  # probe, current (firstSequence), current?at=1
     assert follower.state.counters.restarts == 1
-    assert follower.state.counters.observations == 1  # the new instance's answer was not applied to the old model
-    assert follower.step() == 0.0  # probe
-    assert follower.step() == 0.0  # current
-    assert follower.cursor == 7
+    assert follower.cursor == 2
     assert follower.step() == 1.0
     assert follower.cursor == 8
 
     tracker = execution_tracker(follower)
     assert tracker is not old_tracker
-    # The counters go on across the restart (docs/time-accounting.md section 4): ACTIVE, then READY in the
-    # new instance's /current, then ACTIVE again.
+    # The counters go on across the restart (docs/time-accounting.md section 4): ACTIVE, then READY read
+    # from the new instance's buffer, then ACTIVE again.
+    assert tracker.current == "ACTIVE"
     assert nonzero(tracker.transitions) == {"ACTIVE": 2, "READY": 1}
     assert nonzero(tracker.seconds) == {"READY": 60.0 + 60.0}  # 0 .. 60 s, then 100 s .. 160 s of the new instance
-    assert follower.state.counters.restarts == 1
     assert follower.state.counters.lost == 0
-    assert agent.urls()[2:] == [
-        "sample?from=7&count=1000",
-        "sample?from=40&count=1000",
-        "probe",
-        "current",
-        "sample?from=7&count=1000",
-    ]
+    # applied: sequence 1 by the rebase, then the two the sample listed; 3..6 were not in this scripted answer
+    assert follower.state.counters.observations == read_before + 1 + 2
+    assert agent.urls()[3:] == ["sample?from=8&count=1000", "probe", "current", "current?at=1", "sample?from=2&count=1000"]
 
 
-def test_next_sequence_going_backwards_under_the_same_instance_id_is_treated_as_a_restart(
+def test_a_new_instance_noticed_after_its_buffer_wrapped_counts_only_what_it_no_longer_holds(
+    agent: ScriptedAgent,
+) -> None:
+    follower = make_follower()
+    follow_to_sample(follower, agent)
+    agent.sample(7, streams([], last=9, next_=7))  # it announced 7..9, then went away before we read them
+    new = {"instance_id": "1700009999"}
+    agent.sample(7, streams([], first=300, last=900, next_=7, buffer_size=601, **new))
+    agent.answer("probe", probe(**new))
+    agent.answer("current", current_mill(sequence_base=895, first=300, last=900, next_=901, buffer_size=601, **new))
+    agent.answer("current", current_mill(sequence_base=295, first=300, last=900, next_=901, buffer_size=601, **new),
+                 at=300)
+
+    delays = [follower.step() for _ in range(5)]
+
+    assert delays[1:] == [0.0, 0.0, 0.0, 0.0]
+    assert follower.cursor == 301
+    assert follower.state.counters.lost == 3 + 299  # old 7..9 announced, never read; new 1..299 overwritten
+    assert follower.state.counters.restarts == 1
+
+
+@pytest.mark.parametrize("changed", [False, True], ids=["same model", "changed model"])
+def test_a_new_device_model_change_time_re_probes_and_continues_from_the_cursor(
+    agent: ScriptedAgent, changed: bool
+) -> None:
+    before, after = {"model_change": "2026-11-23T09:00:00Z"}, {"model_change": "2026-11-23T10:30:00Z"}
+    follower = make_follower()
+    follow_to_sample(follower, agent, current_mill(**before), **before)
+    agent.sample(7, streams([execution(7, "ACTIVE", 60)], last=7, next_=8, **before))
+    assert follower.step() == 1.0
+    tracker = execution_tracker(follower)
+
+    agent.sample(8, streams([execution(8, "FEED_HOLD", 70)], last=8, next_=9, **after))
+    extra = '<DataItem category="EVENT" id="fmode" type="FUNCTIONAL_MODE"/>' if changed else ""
+    agent.answer("probe", probe(data_items=MILL_DATA_ITEMS.replace("<DataItems>", "<DataItems>" + extra, 1), **after))
+    if changed:
+        agent.answer("current", current_mill(last=8, next_=9, **after))
+        agent.answer("current", streams([execution(7, "ACTIVE", 60)], last=8, next_=9, **after), at=7)
+    agent.sample(8, streams([execution(8, "FEED_HOLD", 70)], last=8, next_=9, **after))
+
+    assert follower.step() == 0.0
+    assert follower.phase is Phase.PROBE
+    probe_delay = follower.step()
+    if changed:
+        assert probe_delay == 0.0
+        assert [follower.step() for _ in range(2)] == [0.0, 0.0]  # current (firstSequence), current?at=7
+        assert "fmode" in follower.state.trackers
+        assert execution_tracker(follower) is not tracker
+    else:
+        assert 1.0 <= probe_delay <= 2.0  # a re-probe that changed nothing backs off...
+        assert follower.state.counters.errors == {"reprobe_unchanged": 1}
+        assert execution_tracker(follower) is tracker  # ...and keeps every tracker
+    assert follower.cursor == 8
+    assert follower.step() == 1.0
+    assert follower.cursor == 9
+    assert execution_tracker(follower).current == "FEED_HOLD"
+    assert follower.state.counters.restarts == 0
+    assert follower.state.counters.lost == 0
+    assert follower.state.counters.observations == 2  # 7 and 8, each once
+
+
+def test_next_sequence_going_backwards_under_the_same_instance_id_is_an_invalid_document_retried_with_backoff(
     agent: ScriptedAgent,
 ) -> None:
     follower = make_follower()
     follow_to_sample(follower, agent)
     agent.sample(7, streams([], first=1, last=3, next_=4))
 
-    assert follower.step() == 0.0
-    assert follower.phase is Phase.PROBE
-    assert follower.state.counters.restarts == 1
+    assert 1.0 <= follower.step() <= 2.0
+    assert follower.phase is Phase.SAMPLE
+    assert follower.state.counters.errors == {"invalid_document": 1}
+    assert follower.state.counters.restarts == 0
     assert follower.cursor == 7
 
 
@@ -221,27 +277,49 @@ def test_next_sequence_going_backwards_under_the_same_instance_id_is_treated_as_
 
 
 @pytest.mark.parametrize("status", [200, 400], ids=["HTTP 200 (cppagent 1.4, NIST)", "HTTP 400 (cppagent 1.8, 2.x)"])
-def test_out_of_range_counts_exactly_the_lost_sequences_resynchronises_from_current_and_follows_on(
+def test_out_of_range_rebases_on_the_oldest_held_observation_and_counts_only_what_is_gone(
     agent: ScriptedAgent, status: int
 ) -> None:
     follower = make_follower()
     follow_to_sample(follower, agent)
     agent.sample(7, error("OUT_OF_RANGE", "'from' must be greater than 499"), status=status)
-    agent.answer("current", current_mill(sequence_base=500, at=900, first=500, last=505, next_=506))
-    agent.sample(506, streams([execution(506, "ACTIVE", 960)], first=500, last=506, next_=507))
+    agent.answer("current", current_mill(sequence_base=1000, at=900, first=500, last=1005, next_=1006))
+    # cppagent answers at= with the head's nextSequence in the Header: the follower must not take it as the cursor
+    agent.answer("current", current_mill(sequence_base=495, at=800, first=500, last=1005, next_=1006), at=500)
+    agent.sample(501, streams([execution(501, "ACTIVE", 960)], first=500, last=1005, next_=502))
 
     assert follower.step() == 0.0
-    assert follower.phase is Phase.CURRENT
-    assert follower.cursor == 7
+    assert follower.phase is Phase.RESYNC
     assert follower.step() == 0.0
-    assert follower.state.counters.lost == 493  # sequences 7..499
-    assert follower.state.header.first_sequence == 500  # the state now stands on the resynchronising /current
-    assert follower.cursor == 506
-    assert follower.step() == 1.0
-    assert follower.cursor == 507
+    assert follower.phase is Phase.REBASE
+    assert follower.step() == 0.0
+    assert follower.state.counters.lost == 493  # sequences 7..499: the agent no longer holds them
+    assert follower.state.counters.observations == 1  # sequence 500, whose effect the at=500 state carries
+    assert follower.cursor == 501
+    assert follower.step() == 0.0  # 502 <= 1005: more is buffered
+    assert follower.cursor == 502
     assert follower.state.counters.errors == {"mtconnect_out_of_range": 1}
     assert follower.state.up is True
     assert nonzero(execution_tracker(follower).transitions) == {"ACTIVE": 1}
+    assert agent.urls()[2:] == ["sample?from=7&count=1000", "current", "current?at=500", "sample?from=501&count=1000"]
+
+
+def test_a_first_sequence_moving_on_during_the_rebase_is_asked_again(agent: ScriptedAgent) -> None:
+    follower = make_follower()
+    follow_to_sample(follower, agent)
+    agent.sample(7, error("OUT_OF_RANGE", "'from' must be greater than 499"), status=400)
+    agent.answer("current", current_mill(sequence_base=1000, first=500, last=1005, next_=1006))
+    agent.answer("current", error("OUT_OF_RANGE", "'at' must be greater than 509"), status=400, at=500)
+    agent.answer("current", current_mill(sequence_base=1010, first=510, last=1015, next_=1016))
+    agent.answer("current", current_mill(sequence_base=505, first=510, last=1015, next_=1016), at=510)
+
+    delays = [follower.step() for _ in range(5)]
+
+    assert delays == [0.0] * 5  # firstSequence moved on: that is progress, asked again at once
+    assert follower.cursor == 511
+    assert follower.state.counters.lost == 510 - 7
+    assert follower.state.counters.observations == 1
+    assert follower.state.counters.errors == {"mtconnect_out_of_range": 2}
 
 
 def test_a_restarted_agent_refusing_the_old_cursor_as_out_of_range_is_a_restart_not_a_loss(
@@ -250,17 +328,19 @@ def test_a_restarted_agent_refusing_the_old_cursor_as_out_of_range_is_a_restart_
     # The restarted agent's buffer ends far below our cursor: 'from' must be less than 7.
     follower = make_follower()
     follow_to_sample(follower, agent)
+    new = {"instance_id": "1700009999"}
     agent.sample(7, streams([], last=4999, next_=5000))
     agent.sample(5000, error("OUT_OF_RANGE", "'from' must be less than 7"), status=400)
-    agent.answer("current", current_mill(instance_id="1700009999"))
-    agent.answer("probe", probe(instance_id="1700009999"))
-    agent.answer("current", current_mill(instance_id="1700009999"))
+    agent.answer("current", current_mill(**new))
+    agent.answer("probe", probe(**new))
+    agent.answer("current", current_mill(**new))
+    agent.answer("current", current_mill(**new), at=1)
 
-    delays = [follower.step() for _ in range(5)]
+    delays = [follower.step() for _ in range(6)]
 
-    assert delays == [1.0, 0.0, 0.0, 0.0, 0.0]
+    assert delays == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     assert follower.phase is Phase.SAMPLE
-    assert follower.cursor == 7
+    assert follower.cursor == 2
     assert follower.state.counters.restarts == 1
     assert follower.state.counters.lost == 0
     assert follower.state.counters.errors == {"mtconnect_out_of_range": 1}
@@ -278,7 +358,7 @@ def test_the_real_out_of_range_answers_of_cppagent_lead_to_a_resynchronisation(
     agent.sample(7, require_sample(sample).read_bytes(), status=status)
 
     assert follower.step() == 0.0
-    assert follower.phase is Phase.CURRENT
+    assert follower.phase is Phase.RESYNC
     assert follower.state.counters.errors == {"mtconnect_out_of_range": 1}
 
 
@@ -431,26 +511,39 @@ def test_a_document_larger_than_max_document_bytes_is_refused_before_parsing(
     assert max(parsed_sizes) < 4000  # probe and current were parsed; the big sample never reached the parser
 
 
-def test_observations_of_an_undeclared_data_item_are_no_crash_and_send_the_follower_back_to_the_probe(
+def test_undeclared_observations_are_set_aside_counted_and_re_probe_at_most_once_a_minute(
     agent: ScriptedAgent,
 ) -> None:
+    now = [1000.0]
     follower = make_follower()
+    follower.clock = lambda: now[0]
     follow_to_sample(follower, agent)
     agent.sample(7, streams([execution(7, "ACTIVE", 60), Obs("spindle2", 8, "3", ts(61), "Line")], last=8, next_=9))
+    agent.answer("probe", probe())  # the same model: nothing to rebuild
+    agent.sample(9, streams([Obs("spindle2", 9, "4", ts(62), "Line")], last=9, next_=10))
+    agent.sample(10, streams([Obs("spindle2", 10, "5", ts(63), "Line")], last=10, next_=11))
     agent.answer("probe", probe())
-    agent.answer("current", current_mill(sequence_base=9, first=1, last=14, next_=15))
 
     assert follower.step() == 0.0
     assert follower.phase is Phase.PROBE
-    assert follower.cursor == 9  # what was applied is not asked for again
-    assert follower.state.counters.observations == 2
+    assert follower.cursor == 9  # what was read is not asked for again
+    assert (follower.state.counters.observations, follower.state.counters.undeclared) == (2, 1)
     assert execution_tracker(follower).current == "ACTIVE"
-    assert follower.step() == 0.0
-    assert follower.step() == 0.0
+    assert 1.0 <= follower.step() <= 2.0  # the same model: continue from the cursor after a backoff
     assert follower.phase is Phase.SAMPLE
-    assert follower.cursor == 15
+    now[0] += 59
+    assert follower.step() == 1.0  # within the minute: no re-probe
+    assert follower.phase is Phase.SAMPLE
+    now[0] += 2
+    assert follower.step() == 0.0
+    assert follower.phase is Phase.PROBE
+    follower.step()
+    assert follower.cursor == 11
+    assert (follower.state.counters.observations, follower.state.counters.undeclared) == (4, 3)
+    assert follower.state.counters.errors == {"reprobe_unchanged": 2}
     assert follower.state.counters.restarts == 0
     assert follower.state.counters.lost == 0
+    assert "current" not in agent.urls()[2:]
 
 
 # -- real connections: refused, timed out -------------------------------------------------
@@ -708,8 +801,38 @@ def test_a_stream_request_answered_with_out_of_range_resynchronises_like_polling
     agent.answer("sample", error("OUT_OF_RANGE", "'from' must be greater than 99"), status=400, **stream_query)
     agent.answer("current", current_mill(sequence_base=100, first=100, last=105, next_=106))
 
+    agent.answer("current", current_mill(sequence_base=95, first=100, last=105, next_=106), at=100)
+
     assert follower.step() == 0.0
-    assert follower.phase is Phase.CURRENT
-    assert follower.step() == 0.0
+    assert follower.phase is Phase.RESYNC
+    assert [follower.step() for _ in range(2)] == [0.0, 0.0]
     assert follower.state.counters.lost == 93  # sequences 7..99
-    assert follower.cursor == 106
+    assert follower.cursor == 101
+
+
+def test_in_stream_mode_a_small_part_is_applied_within_a_second_while_the_agent_holds_the_stream_open() -> None:
+    held = threading.Event()
+    small = part(streams([execution(7, "ACTIVE", 60)], last=7, next_=8))
+    assert 500 < len(small) < 700  # the size of one cppagent part a second (issue 11: none applied in 60 s)
+    sent: list[float] = []
+
+    def stream(query: dict[str, str]) -> Iterator[bytes]:
+        sent.append(time.monotonic())
+        yield small
+        held.wait(5.0)
+
+    routes = mill_routes({})
+    routes["/sample"] = lambda query: (200, "multipart/mixed;boundary=BOUNDARY", stream(query))
+    with LocalAgent(routes) as server:
+        follower = make_follower(agent_config(server.url, stream=True, heartbeat=10.0))
+        follower.start()
+        deadline = time.monotonic() + 3.0
+        while follower.state.counters.observations == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        applied_at = time.monotonic()
+        held.set()
+        follower.stop()
+
+    assert follower.state.counters.observations == 1
+    assert execution_tracker(follower).current == "ACTIVE"
+    assert applied_at - sent[0] < 1.0

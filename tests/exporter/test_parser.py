@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import re
 import pytest
 
 from factorydash.parser import (
@@ -199,3 +200,60 @@ def test_the_nist_probe_and_current_agree_on_every_observed_item():
     observed = {o.data_item_id for o in current.observations}
     assert observed <= declared
     assert len(probe.devices) == 8
+
+
+# -- Header numbers ------------------------------------------------------------------
+
+
+def header_document(**attributes: str) -> bytes:
+    values = {"instanceId": "1", "bufferSize": "4096", "firstSequence": "1", "lastSequence": "100", "nextSequence": "101"}
+    values.update(attributes)
+    attrs = "".join(f' {key}="{value}"' for key, value in values.items())
+    return (
+        f'<MTConnectStreams xmlns="urn:mtconnect.org:MTConnectStreams:2.5"><Header creationTime="2026-01-01T00:00:00Z"'
+        f' sender="s" version="2.5.0.11"{attrs}/><Streams/></MTConnectStreams>'
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "attributes, message",
+    [
+        ({"bufferSize": "1" + "0" * 309}, "bufferSize is not an unsigned integer"),  # ~1e309: float('inf') in rendering
+        ({"lastSequence": str(2**64)}, "lastSequence 18446744073709551616 is out of range"),
+        ({"firstSequence": "-5"}, "firstSequence is not an unsigned integer"),
+        ({"nextSequence": "-5"}, "nextSequence is not an unsigned integer"),
+        ({"nextSequence": "1e3"}, "nextSequence is not an unsigned integer"),
+        ({"bufferSize": "0"}, "bufferSize is 0"),
+        ({"bufferSize": str(2**32 + 1)}, "bufferSize 4294967297 is out of range"),
+        ({"firstSequence": "12099", "lastSequence": "125", "nextSequence": "126"}, "firstSequence 12099 is beyond"),
+        ({"nextSequence": "500"}, "nextSequence 500 is beyond lastSequence 100 + 1"),
+        ({"firstSequence": "1", "lastSequence": "5000", "nextSequence": "5001"}, "more than bufferSize 4096"),
+        ({"lastSequence": "\u0661\u0662"}, "lastSequence is not an unsigned integer"),  # Arabic-Indic digits: isdigit()
+    ],
+    ids=["1e309", "2**64", "negative first", "negative next", "exponent", "buffer 0", "buffer 2**32+1",
+         "first > last", "next beyond last", "more than the buffer", "non-ASCII digits"],
+)
+def test_header_numbers_out_of_range_or_inconsistent_make_an_invalid_document(attributes, message):
+    with pytest.raises(InvalidDocument, match=re.escape(message)) as refused:
+        parse_document(header_document(**attributes))
+    assert refused.value.reason == "invalid_document"
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {},
+        {"firstSequence": "1", "lastSequence": "0", "nextSequence": "1"},  # an empty buffer
+        {"firstSequence": str(2**64 - 4096), "lastSequence": str(2**64 - 1), "nextSequence": str(2**64)},
+        {"nextSequence": "7"},  # a sample that stopped early (count, path=)
+    ],
+    ids=["plain", "empty buffer", "top of the 64-bit range", "next below last"],
+)
+def test_header_numbers_of_real_buffers_are_accepted_exactly(attributes):
+    document = parse_document(header_document(**attributes))
+    expected = {"firstSequence": 1, "lastSequence": 100, "nextSequence": 101}
+    expected.update({key: int(value) for key, value in attributes.items()})
+    header = document.header
+    assert (header.first_sequence, header.last_sequence, header.next_sequence) == (
+        expected["firstSequence"], expected["lastSequence"], expected["nextSequence"]
+    )

@@ -179,13 +179,13 @@ def test_a_probe_bigger_than_the_cap_exports_what_fits_and_counts_the_rest():
     assert state.counters.dropped_series > 0
 
 
-def test_observations_of_undeclared_items_ask_for_a_new_probe():
+def test_observations_of_undeclared_items_are_set_aside_and_counted_apart_from_declared_unexported_ones():
     state = new_state()
     state.apply_sample(sample(Obs("new-item", 10, "1", ts(1), "Line")))
-    assert state.needs_probe
-    state.needs_probe = False
+    assert (state.counters.undeclared, state.counters.observations) == (1, 1)
+    assert "new-item" not in state.trackers
     state.apply_sample(sample(Obs("block", 11, "G01 X1", ts(1), "Block")))  # declared, just not exported
-    assert not state.needs_probe
+    assert (state.counters.undeclared, state.counters.observations) == (1, 2)
 
 
 def test_the_device_filter_keeps_only_the_named_devices():

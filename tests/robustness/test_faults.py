@@ -156,10 +156,11 @@ def test_a_buffer_overrun_while_away_counts_exactly_the_lost_observations_and_re
         proxy.heal()
         applied = applied_sequences(follower)
         follower.step()  # OUT_OF_RANGE
-        assert follower.phase is Phase.CURRENT
-        follower.step()  # /current: the full picture again
+        assert follower.phase is Phase.RESYNC
+        follower.step()  # /current: what the agent still holds
+        follower.step()  # /current?at=firstSequence: the state as of the oldest held observation
         assert follower.state.counters.lost == shop.agent.first_sequence - cursor
-        assert applied_sequences(follower) == applied  # nothing invented for the lost range
+        assert applied_sequences(follower) == applied + 1  # the observation at firstSequence, nothing invented
         assert follower.state.counters.errors["mtconnect_out_of_range"] == 1
         for item_id, tracker in follower.state.trackers.items():
             value = shop.agent.value(item_id)
@@ -291,16 +292,16 @@ def test_observations_of_undeclared_data_items_trigger_a_re_probe_not_a_crash(sc
     new_item = '<DataItem category="EVENT" id="newmode" type="FUNCTIONAL_MODE"/>'
     items = agentdocs.MILL_DATA_ITEMS.replace("<DataItems>", "<DataItems>" + new_item, 1)
     scripted.script("probe", Reply(agentdocs.probe()), Reply(agentdocs.probe(data_items=items)))
-    scripted.script("current", Reply(agentdocs.current_mill()))
-    scripted.script(
-        "sample",
-        Reply(agentdocs.streams([Obs("newmode", 7, "SETUP", ts(1), "FunctionalMode", "Events", "Device", "d1")], last=7, next_=8)),
-    )
+    setup = Obs("newmode", 7, "SETUP", ts(1), "FunctionalMode", "Events", "Device", "d1")
+    scripted.script("current", Reply(agentdocs.current_mill()), Reply(agentdocs.streams([setup], last=7, next_=8)))
+    scripted.script("sample", Reply(agentdocs.streams([setup], last=7, next_=8)))
     follower = follower_for(scripted.url)
     step_until(follower, Phase.SAMPLE)
     follower.step()
     assert follower.phase is Phase.PROBE
+    assert follower.state.counters.undeclared == 1
     step_until(follower, Phase.SAMPLE)
     assert "newmode" in follower.state.trackers
+    assert follower.state.trackers["newmode"].current == "SETUP"  # from /current?at=7: read once, then applied
     assert follower.state.counters.errors == {}
     assert follower.state.up
