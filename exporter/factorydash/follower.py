@@ -136,7 +136,9 @@ class AgentFollower:
         self.instance_id: str | None = None
         self.model_change_time: str | None = None
         self.failures = 0
-        self._devices: tuple = ()  # the last probe's devices, to tell a changed model from an unchanged one
+        # A hash of the last probe's devices, to tell a changed model from an unchanged one without keeping
+        # every data item of a huge probe alive (only those within the series cap are kept, by the state).
+        self._model_hash: int | None = None
         self._model_fresh = True  # trackers were just rebuilt: the next /current gives them their first values
         self._progress_since_probe = False
         self._rebase_at: int | None = None
@@ -261,7 +263,7 @@ class AgentFollower:
             self.cursor = FIRST_SEQUENCE_OF_AN_INSTANCE
             self.phase = Phase.RESYNC
             return 0.0
-        if document.devices == self._devices:
+        if hash(document.devices) == self._model_hash:
             self.phase = Phase.SAMPLE
             return self._no_progress("reprobe_unchanged", "a re-probe found the same device model")
         log.info("agent=%s device model changed: rebuilding it, continuing from sequence %d", self.config.name, self.cursor)
@@ -271,7 +273,7 @@ class AgentFollower:
 
     def _load(self, document: DevicesDocument) -> None:
         self.instance_id = document.header.instance_id
-        self._devices = document.devices
+        self._model_hash = hash(document.devices)
         self.state.load_model(document)
         self.state.set_probe_header(document.header)
         self._model_fresh = True

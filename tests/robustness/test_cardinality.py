@@ -338,8 +338,9 @@ def test_a_200k_item_probe_keeps_only_the_items_within_the_cap(scripted: FaultyA
     )
     scripted.script("probe", Reply(agentdocs.probe(data_items=f"<DataItems>{items}</DataItems>")))
     del items
-    follower = follower_for(scripted.url, name="huge", budget=1000, max_document_bytes=64 << 20)
+    follower = follower_for(scripted.url, name="huge", budget=1000, max_document_bytes=64 << 20, timeout=30.0)
     follower.step()
+    assert follower.phase is Phase.CURRENT, follower.state.last_error  # the probe was read and loaded
     scripted.script("probe", Reply(agentdocs.probe()))  # the agent's copy of the big document goes away
     gc.collect()
     alive = sum(1 for thing in gc.get_objects() if isinstance(thing, DataItem))
