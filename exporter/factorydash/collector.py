@@ -31,8 +31,10 @@ from prometheus_client.utils import floatToGoString
 from . import __version__
 from .accounting import ELEMENTS, AccountView, Period, good_parts, ratios
 from .planning import DevicePlan, calendar_for
+from .vocabularies import ADAPTER_INFO_LABELS
 from .state import (
     CONDITION_LEVELS,
+    AdapterItemTracker,
     AgentState,
     ConditionTracker,
     NumericEventTracker,
@@ -323,8 +325,11 @@ class FactorydashCollector(Collector):
             )
         self._collect_devices(state, families)
         agent_now = state.clock.now
+        adapters: dict[tuple[str, str], list[AdapterItemTracker]] = {}
         for tracker in state.trackers.values():
-            if isinstance(tracker, SampleTracker):
+            if isinstance(tracker, AdapterItemTracker):
+                adapters.setdefault((tracker.item.device, tracker.item.component_id), []).append(tracker)
+            elif isinstance(tracker, SampleTracker):
                 _sample(state, tracker, families)
             elif isinstance(tracker, StateTracker):
                 _state(state, tracker, families, agent_now)
@@ -340,6 +345,8 @@ class FactorydashCollector(Collector):
                         _uncached_labels(state, tracker, (("event", tracker.item.type), ("value", tracker.value))),
                         1,
                     )
+        for items in adapters.values():
+            _adapter_info(state, items, families)
 
     def _collect_devices(self, state: AgentState, families: Families) -> None:
         now = datetime.now(timezone.utc)
@@ -611,3 +618,27 @@ def _numeric_event(state: AgentState, tracker: NumericEventTracker, families: Fa
             labels,
             tracker.parts_total,
         )
+
+
+def _adapter_info(state: AgentState, items: list[AdapterItemTracker], families: Families) -> None:
+    """One series per adapter of the Agent device, once any of its identity items has a value."""
+    if all(tracker.value is None for tracker in items):
+        return
+    values = dict.fromkeys(ADAPTER_INFO_LABELS.values(), "")
+    values.update((ADAPTER_INFO_LABELS[t.item.type], t.value) for t in items if t.value is not None)
+    item = items[0].item
+    families.gauge(
+        "mtconnect_adapter_info",
+        "Identity of each adapter of the Agent device: its URI, software and MTConnect versions; always 1.",
+        render_labels(
+            (
+                ("agent", state.name),
+                *_capped(
+                    state,
+                    (("device", item.device), ("component_id", item.component_id), ("adapter", item.component_name)),
+                ),
+                *sorted(values.items()),
+            )
+        ),
+        1,
+    )

@@ -117,6 +117,8 @@ class Settings:
     """The `global:` block."""
 
     event_info_types: frozenset[str] = frozenset({"PROGRAM"})
+    # EVENT types (vendor x: events) whose values are numbers: exported as gauges.
+    numeric_event_types: frozenset[str] = frozenset()
     max_label_value_length: int = 200
     max_series_per_agent: int = 50_000
     max_series_total: int = 500_000
@@ -169,7 +171,12 @@ class Config:
         return {
             "global": {
                 "event_info_types": sorted(self.settings.event_info_types),
-                **{f.name: getattr(self.settings, f.name) for f in fields(Settings) if f.name != "event_info_types"},
+                "numeric_event_types": sorted(self.settings.numeric_event_types),
+                **{
+                    f.name: getattr(self.settings, f.name)
+                    for f in fields(Settings)
+                    if f.name not in ("event_info_types", "numeric_event_types")
+                },
             },
             "agents": [_redact_agent(agent) for agent in self.agents],
             "planning": _redact_planning(self.planning),
@@ -644,6 +651,18 @@ class _Reader:
             lambda v, p: self.string_list(v, p, _EVENT_TYPE, "an MTConnect type like PROGRAM or x:CUTTING_TIME"),
             tuple(Settings.event_info_types),
         )
+        numeric_types = self.read(
+            block, "numeric_event_types", path,
+            lambda v, p: self.string_list(v, p, _EVENT_TYPE, "an MTConnect type like x:PALLET_NUMBER"),
+            tuple(Settings.numeric_event_types),
+        )
+        if isinstance(numeric_types, tuple) and isinstance(event_types, tuple):
+            for index, kind in enumerate(numeric_types):
+                if kind in event_types:
+                    self.problem(
+                        f"{path}.numeric_event_types[{index}]",
+                        f"{kind} is also in event_info_types; an event is exported either as a number or as text",
+                    )
         durations = {
             "max_clock_skew": self.read(
                 block, "max_clock_skew", path, lambda v, p: self.duration(v, p, allow_zero=True),
@@ -656,12 +675,15 @@ class _Reader:
         integers = {
             name: self.read(block, name, path, lambda v, p: self.integer(v, p, 1), getattr(Settings, name))
             for name in names
-            if name != "event_info_types" and name not in durations
+            if name not in ("event_info_types", "numeric_event_types") and name not in durations
         }
         if len(self.problems) != before:
             return _INVALID
-        assert isinstance(event_types, tuple)
-        return Settings(event_info_types=frozenset(event_types), **integers, **durations)
+        assert isinstance(event_types, tuple) and isinstance(numeric_types, tuple)
+        return Settings(
+            event_info_types=frozenset(event_types), numeric_event_types=frozenset(numeric_types),
+            **integers, **durations,
+        )
 
     def tls(self, value: object, path: str, inherited: AgentDefaults) -> tuple[bool, str | None] | _Invalid:
         block = self.mapping(value, path, ("verify", "ca_file"))

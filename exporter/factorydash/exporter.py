@@ -36,6 +36,7 @@ def new_agent_state(
         agent.url,
         StateSettings(
             event_info_types=settings.event_info_types,
+            numeric_event_types=settings.numeric_event_types,
             max_label_value_length=settings.max_label_value_length,
             part_count_max_step=settings.part_count_max_step,
             devices=agent.devices,

@@ -32,7 +32,14 @@ from .timebook import (
     exposed_part,
 )
 from .units import metric_name, unit_for
-from .vocabularies import CLOSED_VOCABULARIES, NUMERIC_EVENT_TYPES, UNAVAILABLE
+from .vocabularies import (
+    ADAPTER_INFO_LABELS,
+    NUMERIC_EVENT_TYPES,
+    UNAVAILABLE,
+    VECTOR_EVENT_TYPES,
+    untracked_reason,
+    vocabulary_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,18 @@ CONDITION_LEVELS = ("normal", "warning", "fault", "unavailable")
 # Series of one device: info, available, last observation, planned production, ideal cycle time.
 DEVICE_SERIES = 5
 _AXES = ("x", "y", "z")
+
+
+# Why a followed data item has no tracker, besides what its type says (vocabularies.untracked_reason).
+UNTRACKED_CAP = "series cap reached"
+
+
+def _is_vector(item: DataItem) -> bool:
+    """Three numbers per value (PATH_POSITION, ROTATION, *_3D units): a gauge per axis."""
+    return (
+        item.type.endswith("_3D") or item.units.endswith("_3D") or item.type in ("PATH_POSITION", "ORIENTATION")
+        or (item.category == "EVENT" and item.type in VECTOR_EVENT_TYPES)
+    )
 
 
 def _cap(text: str, limit: int) -> str:
@@ -363,6 +382,12 @@ class TextEventTracker(Tracker):
         self.value = None if text == UNAVAILABLE else _cap(text, state.settings_label_limit)
 
 
+@dataclass(slots=True)
+class AdapterItemTracker(TextEventTracker):
+    """ADAPTER_URI, ADAPTER_SOFTWARE_VERSION or MTCONNECT_VERSION of an adapter of the Agent device: a label
+    of the adapter's `mtconnect_adapter_info` series (one series per adapter, reserved by each item)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Activation:
     level: str
@@ -510,6 +535,7 @@ def _carry_counters(old: Tracker, new: Tracker) -> None:
 @dataclass(frozen=True, slots=True)
 class StateSettings:
     event_info_types: frozenset[str] = frozenset({"PROGRAM"})
+    numeric_event_types: frozenset[str] = frozenset()  # vendor events (x:PALLET_NUMBER) exported as gauges
     max_label_value_length: int = 200
     part_count_max_step: int = 10_000
     devices: tuple[str, ...] = ()  # filter by device name or uuid; empty: all
@@ -588,6 +614,9 @@ class AgentState:
         self.retired = False
         self.trackers: dict[str, Tracker] = {}
         self.declared_items: frozenset[str] = frozenset()
+        # Declared data items without a tracker, with the reason (coverage); followed devices only.
+        self.untracked: dict[str, tuple[DataItem, str]] = {}
+        self.unfollowed_devices: dict[str, int] = {}  # devices left out by the devices filter -> their items
         self.device_last_observation: dict[str, float] = {}
         self.applying_current = False
         self.initial_current = False
@@ -623,32 +652,38 @@ class AgentState:
             self.schema_version = document.schema_version
             # Items of filtered devices and items we do not export are declared, just not tracked.
             self.declared_items = frozenset(item.id for device in document.devices for item in device.data_items)
+            self.untracked = {}
+            self.unfollowed_devices = {}
             kept: list[Device] = []
             dropped: list[str] = []
             dropped_count = duplicates = 0
             for device in document.devices:
                 if wanted and device.name not in wanted and device.uuid not in wanted:
+                    self.unfollowed_devices[device.name] = len(device.data_items)
                     continue
                 if not self.budget.reserve(DEVICE_SERIES):
                     if len(dropped) < 10:
                         dropped.append(device.name)
                     dropped_count += 1
                     self.counters.dropped_series += DEVICE_SERIES
+                    self.untracked.update((item.id, (item, UNTRACKED_CAP)) for item in device.data_items)
                     continue
                 self._device_series += DEVICE_SERIES
                 kept.append(device)
                 for item in device.data_items:
-                    if item.id in self.trackers:
+                    if item.id in self.trackers or item.id in self.untracked:
                         duplicates += 1  # observations name the item by id alone: the first one wins
                         continue
                     tracker = self._make_tracker(item)
                     if tracker is None:
+                        self.untracked[item.id] = (item, untracked_reason(item.category, item.type, item.sub_type))
                         continue
                     if not tracker.reserve(tracker.static_series):
                         if len(dropped) < 10:
                             dropped.append(item.id)
                         dropped_count += 1
                         self.counters.dropped_series += tracker.static_series
+                        self.untracked[item.id] = (item, UNTRACKED_CAP)
                         continue
                     old = previous.get(item.id)
                     if old is not None and type(old) is type(tracker) and old.item.type == tracker.item.type:
@@ -698,26 +733,26 @@ class AgentState:
 
     def _make_tracker(self, item: DataItem) -> Tracker | None:
         unit = unit_for(item.units)
-        if item.category == "SAMPLE":
+        if item.category == "SAMPLE" or (item.category == "EVENT" and _is_vector(item)):
             metric = sys.intern(metric_name(item.type, item.units))  # one string per metric, not per item
-            three_d = item.type.endswith("_3D") or item.units.endswith("_3D") or item.type in (
-                "PATH_POSITION",
-                "ORIENTATION",
-            )
+            three_d = _is_vector(item)
             plain = not three_d and item.representation == "VALUE"
             return SampleTracker(item, metric, self.budget, 3 if three_d else 1, unit.scale, plain)
         if item.category == "CONDITION":
             return ConditionTracker(item, "mtconnect_condition", self.budget, len(CONDITION_LEVELS) + 1)
         if item.category != "EVENT":
             return None
-        vocabulary = CLOSED_VOCABULARIES.get(item.type)
+        vocabulary = vocabulary_for(item.type, item.sub_type)
         if vocabulary is not None:
             return StateTracker(
                 item, sys.intern(metric_name(item.type, "") + "_state"), self.budget, 3 * len(vocabulary), vocabulary
             )
         if item.representation in ("DATA_SET", "TABLE"):
+            # A gauge per numeric key (ASSET_COUNT: assets per type); text entries are left out.
             return SampleTracker(item, sys.intern(metric_name(item.type, item.units)), self.budget, 0, unit.scale)
-        if item.type in NUMERIC_EVENT_TYPES or item.units:
+        if item.type in ADAPTER_INFO_LABELS:
+            return AdapterItemTracker(item, "mtconnect_adapter_info", self.budget, 1)
+        if item.type in NUMERIC_EVENT_TYPES or item.type in self.settings.numeric_event_types or item.units:
             counts_parts = item.type == "PART_COUNT"
             return NumericEventTracker(
                 item, sys.intern(metric_name(item.type, item.units)), self.budget, 2 if counts_parts else 1,

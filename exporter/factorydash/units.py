@@ -27,7 +27,9 @@ UNITS: dict[str, Unit] = {
     "AMPERE": Unit("amperes"),
     "CELSIUS": Unit("celsius"),
     "COUNT": Unit(""),
+    "COULOMB": Unit("coulombs"),
     "COUNT/SECOND": Unit("per_second"),
+    "CUBIC_METER": Unit("cubic_meters"),
     "CUBIC_MILLIMETER": Unit("cubic_meters", 1e-9),
     "CUBIC_MILLIMETER/SECOND": Unit("cubic_meters_per_second", 1e-9),
     "CUBIC_MILLIMETER/SECOND^2": Unit("cubic_meters_per_second_squared", 1e-9),
@@ -46,9 +48,11 @@ UNITS: dict[str, Unit] = {
     "LITER": Unit("liters"),
     "LITER/SECOND": Unit("liters_per_second"),
     "LITER/MINUTE": Unit("liters_per_second", 1 / 60),
+    "METER/SECOND^2": Unit("meters_per_second_squared"),
     "MICRO_RADIAN": Unit("radians", 1e-6),
     "MILLIGRAM": Unit("grams", 1e-3),
     "MILLIGRAM/CUBIC_MILLIMETER": Unit("grams_per_cubic_meter", 1e6),
+    "MILLIGRAM/LITER": Unit("grams_per_cubic_meter"),  # 1 mg/L = 1 g/m^3
     "MILLILITER": Unit("liters", 1e-3),
     "MILLIMETER": Unit("meters", 1e-3),
     "MILLIMETER/REVOLUTION": Unit("meters_per_revolution", 1e-3),
@@ -58,7 +62,9 @@ UNITS: dict[str, Unit] = {
     "NEWTON": Unit("newtons"),
     "NEWTON_METER": Unit("newton_meters"),
     "OHM": Unit("ohms"),
+    "OHM_METER": Unit("ohm_meters"),
     "PASCAL": Unit("pascals"),
+    "PASCAL/SECOND": Unit("pascals_per_second"),
     "PASCAL_SECOND": Unit("pascal_seconds"),
     "PERCENT": Unit("ratio", 1e-2),
     "PH": Unit("ph"),
@@ -71,6 +77,7 @@ UNITS: dict[str, Unit] = {
     "REVOLUTION/SECOND^2": Unit("revolutions_per_second_squared"),
     "SECOND": Unit("seconds"),
     "SIEMENS/METER": Unit("siemens_per_meter"),
+    "SQUARE_MILLIMETER": Unit("square_meters", 1e-6),
     "UNIT_VECTOR_3D": Unit(""),
     "VOLT": Unit("volts"),
     "VOLT_AMPERE": Unit("volt_amperes"),
@@ -133,11 +140,11 @@ _LINTED_PARTS = frozenset(
 
 
 def _state_families() -> frozenset[str]:
-    from .vocabularies import CLOSED_VOCABULARIES  # names of the state families: one-hot, seconds, transitions
+    from .vocabularies import STATE_TYPES  # names of the state families: one-hot, seconds, transitions
 
     return frozenset(
         f"mtconnect_{type_name(kind)}_state{suffix}"
-        for kind in CLOSED_VOCABULARIES
+        for kind in STATE_TYPES
         for suffix in ("", "_seconds", "_transitions")
     )
 
