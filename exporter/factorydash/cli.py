@@ -11,7 +11,9 @@ from collections.abc import Sequence
 
 from . import __version__
 from .config import Config, ConfigError, config_from_agent_flags, load_config
+from .coverage import agent_coverage, coverage_text
 from .exporter import Exporter
+from .follower import Phase
 from .web import ExporterApp, WebServer, parse_listen_address
 from .webconfig import NO_WEB_CONFIG, BasicAuthChecker, WebConfig, load_web_config
 
@@ -40,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="config_check",
         action="store_true",
         help="validate the configuration, print every problem, and exit (0: valid, 2: invalid)",
+    )
+    parser.add_argument(
+        "--config.check.coverage",
+        dest="config_check_coverage",
+        action="store_true",
+        help="with --config.check: also ask each agent for its probe and current once and print which data "
+        "items get series and why the others do not (exit 1 if an agent does not answer)",
     )
     parser.add_argument(
         "--web.listen-address",
@@ -87,7 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.config_check:
         print(f"configuration is valid: {len(config.agents)} agents")
-        return 0
+        return _check_coverage(config) if args.config_check_coverage else 0
+    if args.config_check_coverage:
+        print("--config.check.coverage needs --config.check", file=sys.stderr)
+        return 2
     try:
         host, port = parse_listen_address(args.listen_address)
     except ValueError as error:
@@ -125,6 +137,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     server.stop()
     exporter.stop()
     return 0
+
+
+def _check_coverage(config: Config) -> int:
+    """One probe and one current per agent, applied as the exporter would: 0 if every agent answered."""
+    exporter = Exporter(config)
+    answered = True
+    try:
+        for followed in exporter.agents.values():
+            follower = followed.follower
+            for _ in range(2):  # probe, then current
+                follower.step()
+            if follower.phase is not Phase.SAMPLE:
+                answered = False
+                print(f"agent {followed.config.name}: no coverage, the agent did not answer: "
+                      f"{followed.state.last_error}")
+                continue
+            with followed.state.lock:
+                print(coverage_text(agent_coverage(followed.state)))
+    finally:
+        exporter.stop()
+    return 0 if answered else 1
 
 
 def _server(exporter: Exporter, reload, web_config: WebConfig, host: str, port: int) -> WebServer:

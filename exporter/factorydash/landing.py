@@ -6,9 +6,12 @@ from collections.abc import Iterable
 from html import escape
 
 from . import __version__
+from .coverage import Coverage, agent_coverage
 from .state import AgentState, ConditionTracker, StateTracker
 
 DEFAULT_REFRESH_SECONDS = 5
+# Data items listed per coverage reason; the rest are counted (`--config.check.coverage` lists them all).
+MAX_LISTED_ITEMS = 200
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
@@ -25,10 +28,13 @@ th{background:#f3f3f3}
 def render_landing_page(states: Iterable[AgentState], refresh_seconds: int = DEFAULT_REFRESH_SECONDS) -> bytes:
     agent_rows: list[str] = []
     device_rows: list[str] = []
+    coverage_sections: list[str] = []
     for state in states:
         with state.lock:
             agent_rows.append(_agent_row(state))
             device_rows.extend(_device_rows(state))
+            coverage = agent_coverage(state)
+        coverage_sections.append(_coverage_section(coverage))
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="{refresh_seconds}">
@@ -45,6 +51,9 @@ def render_landing_page(states: Iterable[AgentState], refresh_seconds: int = DEF
 <table id="devices"><thead><tr><th>Agent</th><th>Device</th><th>Availability</th><th>Execution</th>
 <th>Controller mode</th><th>Active alarms</th></tr></thead>
 <tbody>{"".join(device_rows)}</tbody></table>
+<h2>Coverage</h2>
+<p>Data items of the followed devices that have series, and why the others do not.</p>
+{"".join(coverage_sections)}
 </body></html>
 """
     return page.encode("utf-8")
@@ -89,3 +98,31 @@ def _device_rows(state: AgentState) -> list[str]:
             f"{cells}<td>{alarm_cell}</td></tr>"
         )
     return rows
+
+
+def _coverage_section(coverage: Coverage) -> str:
+    agent = escape(coverage.agent)
+    rows = []
+    for reason, items in coverage.without_series.items():
+        listed = ", ".join(
+            f'<code data-item="{escape(item.item_id)}" title="{escape(item.category)} {escape(item.type)}'
+            f'{" " + escape(item.sub_type) if item.sub_type else ""}">{escape(item.device)}/{escape(item.item_id)}</code>'
+            f" {escape(item.type)}"
+            for item in items[:MAX_LISTED_ITEMS]
+        )
+        if len(items) > MAX_LISTED_ITEMS:
+            listed += f" and {len(items) - MAX_LISTED_ITEMS} more"
+        rows.append(f'<tr data-reason="{escape(reason)}"><td>{escape(reason)}</td><td>{len(items)}</td>'
+                    f"<td>{listed}</td></tr>")
+    for device, count in coverage.unfollowed_devices.items():
+        reason = "device not followed (the agent's devices filter)"
+        rows.append(f'<tr data-reason="{escape(reason)}"><td>{escape(reason)}</td><td>{count}</td>'
+                    f"<td>{escape(device)}</td></tr>")
+    table = (
+        '<table class="coverage"><thead><tr><th>Reason</th><th>Data items</th><th>Which</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>" if rows else ""
+    )
+    return (
+        f'<section class="coverage" data-agent="{agent}"><h3>{agent}: {coverage.with_series} of '
+        f"{coverage.declared} data items have series</h3>{table}</section>"
+    )
