@@ -512,6 +512,7 @@ def test_the_readme_reference_table_states_the_defaults_the_loader_applies() -> 
     agent = AgentDefaults()
 
     assert rows["global.event_info_types"] == "`[PROGRAM]`" and settings.event_info_types == {"PROGRAM"}
+    assert rows["global.numeric_event_types"] == "`[]`" and settings.numeric_event_types == frozenset()
     for name in ("max_label_value_length", "max_series_per_agent", "max_series_total", "max_document_bytes",
                  "part_count_max_step"):  # fmt: skip
         assert rows[f"global.{name}"].split()[0] == f"`{getattr(settings, name)}`", name
@@ -566,3 +567,11 @@ def test_config_check_with_a_fifo_secret_reports_a_config_error_instead_of_hangi
     assert 'agents[0].headers.X-Api-Key.file: cannot read secret file "' in result.stderr
     assert '": not a regular file' in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_numeric_event_types_are_read_and_shown_sorted_in_the_redacted_config() -> None:
+    config = parse_config(
+        "global:\n  numeric_event_types: [x:SEQUENCE_NUMBER, x:PALLET_NUMBER]\n" + MINIMAL, env={}
+    )
+    assert config.settings.numeric_event_types == {"x:PALLET_NUMBER", "x:SEQUENCE_NUMBER"}
+    assert config.redacted()["global"]["numeric_event_types"] == ["x:PALLET_NUMBER", "x:SEQUENCE_NUMBER"]

@@ -50,3 +50,9 @@ def test_an_address_in_use_is_exit_code_1(tmp_path: Path, capsys: pytest.Capture
         (tmp_path / "c.yml").write_text(AGENTS)
         assert main([f"--config.file={tmp_path / 'c.yml'}", f"--web.listen-address=127.0.0.1:{port}"]) == 1
     assert "cannot listen" in capsys.readouterr().err
+
+
+def test_config_check_coverage_alone_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "c.yml").write_text(AGENTS)
+    assert main([f"--config.file={tmp_path / 'c.yml'}", "--config.check.coverage"]) == 2
+    assert "--config.check.coverage needs --config.check" in capsys.readouterr().err
