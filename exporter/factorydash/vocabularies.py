@@ -126,7 +126,8 @@ _SUBTYPE_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("COMPOSITION_STATE", "SWITCHED"): ("ON", "OFF"),
     ("COMPOSITION_STATE", "VERTICAL"): ("UP", "DOWN", "TRANSITIONING"),
     ("NETWORK", "WIRELESS"): ("YES", "NO"),
-    ("SENSOR_STATE", "DETECT"): ("DETECTED", "NOT_DETECTED", "UNKNOWN"),
+    # The model's result is ON/OFF; the DETECTED/NOT_DETECTED/UNKNOWN of its subType enum are taken too.
+    ("SENSOR_STATE", "DETECT"): ("ON", "OFF", "DETECTED", "NOT_DETECTED", "UNKNOWN"),
     **{(interface, "REQUEST"): _REQUEST for interface in _INTERFACES},
     **{(interface, "RESPONSE"): _RESPONSE for interface in _INTERFACES},
 }
