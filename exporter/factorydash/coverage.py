@@ -35,11 +35,17 @@ class Uncovered:
 
 
 @dataclass(frozen=True, slots=True)
+class Reason:
+    count: int
+    items: tuple[Uncovered, ...]  # the first ones (state.MAX_LISTED_UNTRACKED per reason), in probe order
+
+
+@dataclass(frozen=True, slots=True)
 class Coverage:
     agent: str
     declared: int  # data items of the followed devices
     with_series: int
-    without_series: dict[str, tuple[Uncovered, ...]]  # reason -> data items, in probe order
+    without_series: dict[str, Reason]
     unfollowed_devices: dict[str, int]  # devices left out by the agent's devices filter -> their data items
 
 
@@ -57,20 +63,18 @@ def has_series(tracker: Tracker) -> bool:
 
 def agent_coverage(state: AgentState) -> Coverage:
     """The coverage of one agent; hold `state.lock`."""
-    reasons: dict[str, list[Uncovered]] = {}
-    with_series = 0
-    for tracker in state.trackers.values():
-        if has_series(tracker):
-            with_series += 1
-        else:
-            reasons.setdefault(VALUE_UNAVAILABLE, []).append(_uncovered(tracker.item))
-    for item, reason in state.untracked.values():
-        reasons.setdefault(reason, []).append(_uncovered(item))
+    unavailable = [_uncovered(tracker.item) for tracker in state.trackers.values() if not has_series(tracker)]
+    reasons = {
+        reason: Reason(count, tuple(_uncovered(item) for item in state.untracked[reason]))
+        for reason, count in state.untracked_counts.items()
+    }
+    if unavailable:
+        reasons[VALUE_UNAVAILABLE] = Reason(len(unavailable), tuple(unavailable))
     return Coverage(
         agent=state.name,
-        declared=len(state.trackers) + len(state.untracked),
-        with_series=with_series,
-        without_series={reason: tuple(items) for reason, items in sorted(reasons.items())},
+        declared=len(state.trackers) + sum(state.untracked_counts.values()),
+        with_series=len(state.trackers) - len(unavailable),
+        without_series=dict(sorted(reasons.items())),
         unfollowed_devices=dict(state.unfollowed_devices),
     )
 
@@ -82,9 +86,11 @@ def _uncovered(item: DataItem) -> Uncovered:
 def coverage_text(coverage: Coverage) -> str:
     """Plain text for the command line: one line per reason, then the data items under it."""
     lines = [f"agent {coverage.agent}: {coverage.with_series} of {coverage.declared} data items have series"]
-    for reason, items in coverage.without_series.items():
-        lines.append(f"  {len(items)} {reason}:")
-        lines.extend(f"    {item.device} {item.item_id} {_kind(item)}" for item in items)
+    for text, reason in coverage.without_series.items():
+        lines.append(f"  {reason.count} {text}:")
+        lines.extend(f"    {item.device} {item.item_id} {_kind(item)}" for item in reason.items)
+        if reason.count > len(reason.items):
+            lines.append(f"    and {reason.count - len(reason.items)} more")
     for device, count in coverage.unfollowed_devices.items():
         lines.append(f"  device {device} not followed (devices filter): {count} data items")
     return "\n".join(lines)

@@ -10,8 +10,6 @@ from .coverage import Coverage, agent_coverage
 from .state import AgentState, ConditionTracker, StateTracker
 
 DEFAULT_REFRESH_SECONDS = 5
-# Data items listed per coverage reason; the rest are counted (`--config.check.coverage` lists them all).
-MAX_LISTED_ITEMS = 200
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
@@ -103,16 +101,16 @@ def _device_rows(state: AgentState) -> list[str]:
 def _coverage_section(coverage: Coverage) -> str:
     agent = escape(coverage.agent)
     rows = []
-    for reason, items in coverage.without_series.items():
+    for reason, group in coverage.without_series.items():
         listed = ", ".join(
             f'<code data-item="{escape(item.item_id)}" title="{escape(item.category)} {escape(item.type)}'
             f'{" " + escape(item.sub_type) if item.sub_type else ""}">{escape(item.device)}/{escape(item.item_id)}</code>'
             f" {escape(item.type)}"
-            for item in items[:MAX_LISTED_ITEMS]
+            for item in group.items
         )
-        if len(items) > MAX_LISTED_ITEMS:
-            listed += f" and {len(items) - MAX_LISTED_ITEMS} more"
-        rows.append(f'<tr data-reason="{escape(reason)}"><td>{escape(reason)}</td><td>{len(items)}</td>'
+        if group.count > len(group.items):
+            listed += f" and {group.count - len(group.items)} more"
+        rows.append(f'<tr data-reason="{escape(reason)}"><td>{escape(reason)}</td><td>{group.count}</td>'
                     f"<td>{listed}</td></tr>")
     for device, count in coverage.unfollowed_devices.items():
         reason = "device not followed (the agent's devices filter)"

@@ -51,6 +51,8 @@ _AXES = ("x", "y", "z")
 
 # Why a followed data item has no tracker, besides what its type says (vocabularies.untracked_reason).
 UNTRACKED_CAP = "series cap reached"
+# Data items kept per reason for the coverage; beyond it they are only counted (a huge probe stays small).
+MAX_LISTED_UNTRACKED = 200
 
 
 def _is_vector(item: DataItem) -> bool:
@@ -614,8 +616,10 @@ class AgentState:
         self.retired = False
         self.trackers: dict[str, Tracker] = {}
         self.declared_items: frozenset[str] = frozenset()
-        # Declared data items without a tracker, with the reason (coverage); followed devices only.
-        self.untracked: dict[str, tuple[DataItem, str]] = {}
+        # Declared data items of the followed devices without a tracker, by reason (coverage): the first
+        # MAX_LISTED_UNTRACKED items of each reason, and how many there are.
+        self.untracked: dict[str, list[DataItem]] = {}
+        self.untracked_counts: dict[str, int] = {}
         self.unfollowed_devices: dict[str, int] = {}  # devices left out by the devices filter -> their items
         self.device_last_observation: dict[str, float] = {}
         self.applying_current = False
@@ -653,6 +657,7 @@ class AgentState:
             # Items of filtered devices and items we do not export are declared, just not tracked.
             self.declared_items = frozenset(item.id for device in document.devices for item in device.data_items)
             self.untracked = {}
+            self.untracked_counts = {}
             self.unfollowed_devices = {}
             kept: list[Device] = []
             dropped: list[str] = []
@@ -666,24 +671,25 @@ class AgentState:
                         dropped.append(device.name)
                     dropped_count += 1
                     self.counters.dropped_series += DEVICE_SERIES
-                    self.untracked.update((item.id, (item, UNTRACKED_CAP)) for item in device.data_items)
+                    for item in device.data_items:
+                        self._note_untracked(item, UNTRACKED_CAP)
                     continue
                 self._device_series += DEVICE_SERIES
                 kept.append(device)
                 for item in device.data_items:
-                    if item.id in self.trackers or item.id in self.untracked:
+                    if item.id in self.trackers:
                         duplicates += 1  # observations name the item by id alone: the first one wins
                         continue
                     tracker = self._make_tracker(item)
                     if tracker is None:
-                        self.untracked[item.id] = (item, untracked_reason(item.category, item.type, item.sub_type))
+                        self._note_untracked(item, untracked_reason(item.category, item.type, item.sub_type))
                         continue
                     if not tracker.reserve(tracker.static_series):
                         if len(dropped) < 10:
                             dropped.append(item.id)
                         dropped_count += 1
                         self.counters.dropped_series += tracker.static_series
-                        self.untracked[item.id] = (item, UNTRACKED_CAP)
+                        self._note_untracked(item, UNTRACKED_CAP)
                         continue
                     old = previous.get(item.id)
                     if old is not None and type(old) is type(tracker) and old.item.type == tracker.item.type:
@@ -701,6 +707,12 @@ class AgentState:
                 log.warning("agent=%s probe declares %d duplicate data item ids: the first of each is used",
                             self.name, duplicates)
             self._load_accounts(kept)
+
+    def _note_untracked(self, item: DataItem, reason: str) -> None:
+        self.untracked_counts[reason] = self.untracked_counts.get(reason, 0) + 1
+        listed = self.untracked.setdefault(reason, [])
+        if len(listed) < MAX_LISTED_UNTRACKED:
+            listed.append(item)
 
     def _release_series(self) -> None:
         for tracker in self.trackers.values():

@@ -7,7 +7,7 @@ from factorydash.collector import FactorydashCollector, render_metrics
 from factorydash.coverage import VALUE_UNAVAILABLE, agent_coverage, coverage_text
 from factorydash.landing import render_landing_page
 from factorydash.parser import parse_document
-from factorydash.state import UNTRACKED_CAP, AgentState, SeriesBudget, StateSettings
+from factorydash.state import MAX_LISTED_UNTRACKED, UNTRACKED_CAP, AgentState, SeriesBudget, StateSettings
 
 STREAMS_NS = "urn:mtconnect.org:MTConnectStreams:2.5"
 
@@ -176,7 +176,7 @@ def test_coverage_gives_every_data_item_a_series_or_its_reason() -> None:
     # The adapter info and the device gauges carry no data_item_id: the adapter items are exposed through it.
     exposed |= {"ad1_uri", "ad1_mtc"}
 
-    by_reason = {reason: sorted(item.item_id for item in items) for reason, items in coverage.without_series.items()}
+    by_reason = {text: sorted(item.item_id for item in reason.items) for text, reason in coverage.without_series.items()}
     assert by_reason == {
         VALUE_UNAVAILABLE: ["ad1_version", "agent_assets", "temp"],
         "free text not enabled: add it to event_info_types": ["device_added", "pallet_id"],
@@ -204,10 +204,24 @@ def test_coverage_names_the_series_cap_and_the_devices_filter() -> None:
     with capped.lock:
         coverage = agent_coverage(capped)
     assert coverage.unfollowed_devices == {"Agent": 7}
-    assert [item.item_id for item in coverage.without_series[UNTRACKED_CAP]] == [
+    assert [item.item_id for item in coverage.without_series[UNTRACKED_CAP].items] == [
         "battery", "clamp", "door_req", "rotation", "accel", "temp"
     ]
     assert coverage.with_series == 2 and coverage.declared == 12
+
+
+def test_a_huge_probe_keeps_only_the_first_untracked_items_of_each_reason_and_counts_the_rest() -> None:
+    items = "".join(f'<DataItem category="EVENT" id="t{n}" type="x:TEXT_{n}"/>' for n in range(MAX_LISTED_UNTRACKED + 50))
+    probe = PROBE.replace(b"<DataItems>", f"<DataItems>{items}".encode(), 1)
+    state = AgentState("cell", "http://agent.test/", StateSettings(), SeriesBudget(10_000))
+    state.load_model(parse_document(probe))
+    with state.lock:
+        vendor = agent_coverage(state).without_series[
+            "vendor event not enabled: add it to numeric_event_types (numbers) or event_info_types (text)"
+        ]
+    assert vendor.count == MAX_LISTED_UNTRACKED + 50 + 2  # ours plus x:PALLET_NUMBER and x:TOOL_SUFFIX
+    assert len(vendor.items) == MAX_LISTED_UNTRACKED and vendor.items[0].item_id == "t0"
+    assert f"    and {vendor.count - MAX_LISTED_UNTRACKED} more" in coverage_text(agent_coverage(state))
 
 
 def test_the_landing_page_lists_each_data_item_without_series_with_its_reason() -> None:

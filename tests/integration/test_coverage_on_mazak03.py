@@ -113,11 +113,11 @@ def test_the_real_cppagent_documents_give_adapter_info_and_a_reason_for_every_ot
         coverage = agent_coverage(state)
 
     declared = len(list(etree.fromstring(probe).iter("{*}DataItem")))
-    unavailable = {item.item_id for item in coverage.without_series[VALUE_UNAVAILABLE]}
+    unavailable = {item.item_id for item in coverage.without_series[VALUE_UNAVAILABLE].items}
     assert coverage.declared == declared == 79
     # cppagent 2.5 knows the adapter's URI but not its versions (the SHDR adapter never sent them).
     assert ('mtconnect_adapter_info{adapter="shdr://127.0.0.1:49739",agent="nist",component_id="_127.0.0.1_49739",'
             'device="Agent",mtconnect_version="",software_version="",uri="SHDR://127.0.0.1:49739"} 1.0') in metrics
     assert {"_127.0.0.1_49739_adapter_software_version", "_127.0.0.1_49739_mtconnect_version",
             "agent_208ed59f_asset_count", "Mazak03_asset_count"} <= unavailable  # fmt: skip
-    assert coverage.with_series + sum(len(items) for items in coverage.without_series.values()) == declared
+    assert coverage.with_series + sum(reason.count for reason in coverage.without_series.values()) == declared
