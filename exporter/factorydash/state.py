@@ -51,8 +51,9 @@ _AXES = ("x", "y", "z")
 
 # Why a followed data item has no tracker, besides what its type says (vocabularies.untracked_reason).
 UNTRACKED_CAP = "series cap reached"
-# Data items kept per reason for the coverage; beyond it they are only counted (a huge probe stays small).
-MAX_LISTED_UNTRACKED = 200
+# Data items kept per reason for the coverage; beyond it they are only counted (a 200k-item probe keeps
+# no more items alive than its series cap allows, tests/robustness/test_cardinality.py).
+MAX_LISTED_UNTRACKED = 25
 
 
 def _is_vector(item: DataItem) -> bool:
