@@ -17,7 +17,8 @@ import pytest
 pytest_plugins = ["tests.integration.stack"]
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT.parent / "shared" / "samples"
+# FACTORYDASH_SAMPLES points elsewhere, e.g. from a git worktree that does not sit beside shared/.
+SAMPLES = Path(os.environ.get("FACTORYDASH_SAMPLES") or ROOT.parent / "shared" / "samples")
 
 
 def require_program(name: str) -> str:

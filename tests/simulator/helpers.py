@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from lxml import etree
 
 
 START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)  # a Monday, 06:00 UTC: a shift starts
-SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "samples"
+SAMPLES = Path(os.environ.get("FACTORYDASH_SAMPLES") or Path(__file__).resolve().parents[2] / ".." / "shared" / "samples")
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ def test_current_has_one_value_per_item_in_device_component_category_streams(ser
 
 def test_sample_is_grouped_by_component_but_holds_consecutive_sequences(served):
     shop, url = served
-    shop.advance(60)
+    shop.advance(600)  # long enough for the machines to be cutting: well over 500 observations
     root = get(url + "sample?from=1&count=500").root
     sequences = [int(o.get("sequence")) for o in observations(root)]
     assert sequences == list(range(1, 501))

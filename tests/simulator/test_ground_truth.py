@@ -132,7 +132,8 @@ def test_ground_truth_equals_what_the_sample_stream_implies():
 
 
 def test_part_counts_reset_at_the_shift_change_but_parts_keep_counting():
-    shop = ShopFloor(seed=2, clock="manual", start=datetime(2026, 1, 5, 13, 0, tzinfo=UTC))
+    # The demo calendar's shift change is 14:00 Europe/Berlin: 13:00 UTC in January, an hour in.
+    shop = ShopFloor(seed=2, clock="manual", start=datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
     shop.advance(3600 + 600)
     lathe = shop.machine("Lathe-02")
     count_item = lathe.items["part_count_all"]

@@ -164,11 +164,14 @@ class Agent:
         self._vendor_prefix = any(":" in item.tag for item in self.items.values())
         self._selections: dict[tuple[str | None, str | None], frozenset[str] | None] = {}
         self.instance_id = 0
+        self._finished_instances: dict[int, int] = {}
         self._reset(now_us())
 
     # -- buffer ---------------------------------------------------------------
 
     def _reset(self, now_us: int) -> None:
+        if self.instance_id:
+            self._finished_instances[self.instance_id] = self._next_seq - 1
         self.instance_id = max(self.instance_id + 1, now_us // US)
         self.device_model_change_time_us = now_us
         self._ring: list[Observation | None] = [None] * self.buffer_size
@@ -183,6 +186,13 @@ class Agent:
         """A new instanceId and an empty buffer, as when cppagent restarts; items start UNAVAILABLE."""
         with self._lock:
             self._reset(self._now_us())
+
+    @property
+    def produced(self) -> dict[int, int]:
+        """Sequences produced per instanceId (all instances so far): what a loss-free client must
+        account for as applied + lost, counted on the agent's side."""
+        with self._lock:
+            return {**self._finished_instances, self.instance_id: self._next_seq - 1}
 
     @property
     def first_sequence(self) -> int:

@@ -9,9 +9,11 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
+from ..config import _parse_duration  # one duration syntax for both programs
 from .agent import SCHEMA_VERSIONS
 from .floor import Floor
-from .replay import ReplayFloor
+from .replay import TIMESTAMP_MODES, ReplayFloor
+from .shifts import DEMO_CALENDAR
 from .server import SimulatorServer
 from .shopfloor import ShopFloor
 
@@ -33,6 +35,15 @@ def _positive(kind: type) -> object:
         return value
 
     return parse
+
+
+def _duration(text: str) -> float:
+    """Seconds from the exporter's duration syntax ("90s", "1h30m", a number), optionally negative."""
+    sign, rest = (-1.0, text[1:]) if text.startswith("-") else (1.0, text)
+    seconds = _parse_duration(rest)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 90s, -2h or 1h30m, got {text!r}")
+    return sign * seconds
 
 
 def _start(text: str) -> datetime:
@@ -64,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replay.device", dest="replay_device", metavar="NAME",
                    help="device the log belongs to (default: the one whose data item names match most keys)")
     p.add_argument("--loop", action="store_true", help="start the replay over after its last line")
+    p.add_argument("--replay.timestamps", dest="replay_timestamps", choices=TIMESTAMP_MODES, default="now",
+                   help="adapter data stamped with the simulated present (now, default) or the log's own "
+                        "timestamps (original); the agent stamps what it generates with its own clock")
+    p.add_argument("--adapter.clock-offset", dest="clock_offset", type=_duration, default=0.0, metavar="DURATION",
+                   help="the adapters' clock minus the agent's, e.g. 90s or -2h (default 0)")
+    p.add_argument("--calendar", choices=("demo", "always"), default="demo",
+                   help="when the simulated machines work: the demo plant's two weekday shifts with breaks "
+                        "(demo, default; deploy/factorydash-demo.yml plans the same) or around the clock")
     p.add_argument("--log.level", dest="log_level", choices=("debug", "info", "warning", "error"), default="info")
     return p
 
@@ -80,13 +99,15 @@ def main(argv: list[str] | None = None) -> int:
             floor = ReplayFloor(
                 args.replay, args.devices, speed=args.speed, loop=args.loop, device=args.replay_device,
                 schema_version=args.schema_version, buffer_size=args.buffer_size, start=args.start,
-                timestamps_with_zone=not args.no_zone,
+                timestamps_with_zone=not args.no_zone, timestamps=args.replay_timestamps,
+                adapter_clock_offset=args.clock_offset,
             )
         else:
             floor = ShopFloor(
                 seed=args.seed, speed=args.speed, schema_version=args.schema_version, buffer_size=args.buffer_size,
                 start=args.start, machines=args.machines, extra_items=args.extra_items,
                 change_rate=args.change_rate, timestamps_with_zone=not args.no_zone,
+                calendar=DEMO_CALENDAR if args.calendar == "demo" else None, adapter_clock_offset=args.clock_offset,
             )
         server = SimulatorServer(floor, *args.listen)
     except (OSError, ValueError) as e:
@@ -95,9 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    # SIGHUP restarts the agent (new instanceId, empty buffer), like POST /-/restart from loopback.
+    restart = threading.Event()
+    signal.signal(signal.SIGHUP, lambda *_: restart.set())
     with server:
         names = ", ".join(d.name for d in floor.agent.devices if d.element_tag == "Device")
         print(f"factorydash-simulator: MTConnect agent at {server.url} (schema {args.schema_version}; devices: {names})", flush=True)
         print(f"  try: curl {server.url}current", flush=True)
-        done.wait()
+        while not done.wait(0.2):
+            if restart.is_set():
+                restart.clear()
+                floor.restart()
+                log.info("simulator: agent restarted on SIGHUP, instanceId %d", floor.agent.instance_id)
     return 0

@@ -40,8 +40,11 @@ class Floor(ABC):
         buffer_size: int,
         adapters: list[tuple[str, str]],
         timestamps_with_zone: bool = True,
+        adapter_clock_offset: float = 0.0,
     ) -> None:
         self.clock = clock
+        # The adapters' clock minus the agent's: what the agent generates itself carries its own clock.
+        self.adapter_clock_offset_us = round(adapter_clock_offset * US)
         self.start_us = start_us
         self.lock = threading.RLock()
         self.scheduler = Scheduler(start_us)

@@ -1,11 +1,20 @@
-"""Replay of a recorded SHDR adapter log through the agent, re-stamped to the present.
+"""Replay of a recorded SHDR adapter log through the agent.
 
 Lines are `timestamp|key|value|key|value...`; a condition takes five fields
 (`level|nativeCode|nativeSeverity|qualifier|text`), MESSAGE and ALARM two
 (`nativeCode|text`). Keys map to the device file's data items by name, then
 id, like cppagent; `Device:key` addresses another device. The first line is
-stamped "now" and the original spacing is kept in simulated time (so `speed`
-plays it faster in real time); with `loop` it starts over after the last line.
+played at the start and the original spacing is kept in simulated time (so
+`speed` plays it faster in real time); with `loop` it starts over after the
+last line.
+
+Timestamps (`timestamps`): "now" re-stamps each line with the simulated
+present; "original" keeps the log's own timestamps on the adapter's data, as
+cppagent does when an adapter sends timestamped lines, while the agent stamps
+what it generates itself (its start-up UNAVAILABLE, the Agent device's items,
+every Header's creationTime) with its own clock. A looped original replay
+starts over at the log's first timestamp, a jump back in time each round.
+`adapter_clock_offset` (seconds) is added to every adapter timestamp.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from .model import DataItem, DeviceModel, index_devices, parse_devices_file
 log = logging.getLogger(__name__)
 _LEVELS = {"normal": "Normal", "warning": "Warning", "fault": "Fault", "unavailable": "Unavailable"}
 _ADAPTER = ("_127.0.0.1_7878", "shdr://127.0.0.1:7878")
+TIMESTAMP_MODES = ("now", "original")
 
 
 def read_shdr(path: Path) -> list[tuple[int, list[str]]]:
@@ -66,7 +76,12 @@ class ReplayFloor(Floor):
         clock: Clock | str | None = None,
         start: datetime | None = None,
         timestamps_with_zone: bool = True,
+        timestamps: str = "now",
+        adapter_clock_offset: float = 0.0,
     ) -> None:
+        if timestamps not in TIMESTAMP_MODES:
+            raise ValueError(f"timestamps {timestamps!r} not in {', '.join(TIMESTAMP_MODES)}")
+        self.timestamps = timestamps
         self._lines = read_shdr(Path(log_file))
         devices = parse_devices_file(Path(devices_file))
         models = [m for m in index_devices(devices) if m.element_tag == "Device"]
@@ -86,14 +101,23 @@ class ReplayFloor(Floor):
         resolved, start_us = resolve_clock(clock, start, speed)
         super().__init__(
             devices, clock=resolved, start_us=start_us, schema_version=schema_version, buffer_size=buffer_size,
-            adapters=[_ADAPTER], timestamps_with_zone=timestamps_with_zone,
+            adapters=[_ADAPTER], timestamps_with_zone=timestamps_with_zone, adapter_clock_offset=adapter_clock_offset,
         )
         self.set_connection_status(_ADAPTER[0], "ESTABLISHED")
         self._offset_us = start_us - self._lines[0][0]
         self.scheduler.at(start_us, lambda: self._play(0))
 
+    def _adapter_now_us(self) -> int:
+        """The adapter's clock now: the simulated present, or the log's time at this point of the replay."""
+        shift = self._offset_us if self.timestamps == "original" else 0
+        return self.scheduler.now_us - shift + self.adapter_clock_offset_us
+
     def _play(self, index: int) -> None:
-        self._apply_line(self._lines[index][1])
+        line_us, fields = self._lines[index]
+        if self.timestamps == "original":
+            self._apply_line(fields, line_us + self.adapter_clock_offset_us)
+        else:
+            self._apply_line(fields, self.scheduler.now_us + self.adapter_clock_offset_us)
         index += 1
         if index == len(self._lines):
             if not self._loop:
@@ -111,7 +135,7 @@ class ReplayFloor(Floor):
             log.warning("replay: no data item named %r in device %s, ignored", key, self.device)
         return item
 
-    def _apply_line(self, fields: list[str]) -> None:
+    def _apply_line(self, fields: list[str], stamp_us: int) -> None:
         i = 0
         while i < len(fields):
             item = self._item(fields[i])
@@ -132,7 +156,7 @@ class ReplayFloor(Floor):
                 value = fields[i + 1] if i + 1 < len(fields) else ""
                 i += 2
             self._remember(item, value)
-            self.agent.add(item.id, self.scheduler.now_us, value)
+            self.agent.add(item.id, stamp_us, value)
 
     def _remember(self, item: DataItem, value: str | Condition) -> None:
         if isinstance(value, Condition):
@@ -148,7 +172,7 @@ class ReplayFloor(Floor):
 
     def _republish(self) -> None:
         self.set_connection_status(_ADAPTER[0], "ESTABLISHED")
-        now = self.scheduler.now_us
+        now = self._adapter_now_us()
         for item_id in self._values.keys() | {k for k, active in self._active.items() if active}:
             active = self._active.get(item_id)
             for value in active.values() if active else (self._values[item_id],):

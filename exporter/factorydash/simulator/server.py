@@ -1,7 +1,15 @@
-"""The HTTP face of the agent: probe, current, sample (polling and interval= streaming), assets."""
+"""The HTTP face of the agent: probe, current, sample (polling and interval= streaming), assets.
+
+Two admin endpoints under `/-/`, answered to loopback clients only (403 to anyone else, also when
+the simulator listens on 0.0.0.0), let out-of-process tests drive and check it:
+`POST /-/restart` restarts the agent (new instanceId, empty buffer) and answers the new instanceId;
+`GET /-/produced` answers a JSON object instanceId -> sequences that instance produced.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import logging
 import threading
 import time
@@ -28,9 +36,30 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         log.debug("simulator %s - %s", self.address_string(), format % args)
 
+    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        if urlsplit(self.path).path != "/-/restart":
+            self._send(Response(404, b"only POST /-/restart\n", "text/plain"))
+        elif self._admin_allowed():
+            floor = self.server.floor
+            floor.restart()
+            log.info("simulator: agent restarted on request, instanceId %d", floor.agent.instance_id)
+            self._send(Response(200, f"{floor.agent.instance_id}\n".encode(), "text/plain"))
+
+    def _admin_allowed(self) -> bool:
+        if ipaddress.ip_address(self.client_address[0].removeprefix("::ffff:")).is_loopback:
+            return True
+        self._send(Response(403, b"admin endpoints answer loopback clients only\n", "text/plain"))
+        return False
+
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
         floor = self.server.floor
         url = urlsplit(self.path)
+        if url.path == "/-/produced":
+            if self._admin_allowed():
+                floor.sync()
+                body = json.dumps({str(k): v for k, v in floor.agent.produced.items()}).encode()
+                self._send(Response(200, body, "application/json"))
+            return
         parts = [unquote(p) for p in url.path.split("/") if p]
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         if not parts:

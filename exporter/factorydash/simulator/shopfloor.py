@@ -19,12 +19,10 @@ from .agent import NORMAL_CONDITION, UNAVAILABLE_CONDITION, Condition
 from .clock import US, Clock
 from .floor import Floor, resolve_clock
 from .model import element, safe_id
-from .truth import GroundTruth, Recorder
+from .shifts import DEMO_CALENDAR, ShiftCalendar
+from .truth import GroundTruth, IdealCycleTimes, Recorder, TimeElements
 
 SIGNAL_PERIOD_S = 1.0
-SHIFT_STARTS_UTC_H = (6, 14, 22)
-SHIFT_S = 8 * 3600
-BREAKS = ((2 * 3600, 15 * 60), (4 * 3600, 30 * 60), (6 * 3600 + 1800, 15 * 60))  # (offset, length) in a shift
 HOUR = 3600.0
 FAULT_RATE_PER_H = 0.25
 WARNING_RATE_PER_H = 0.6
@@ -64,28 +62,27 @@ class MachineKind:
     rotary_axes: tuple[str, ...]
     spindle_rpm: tuple[float, float]
     feedrate: tuple[float, float]  # mm/s
-    cycle_s: tuple[float, float]
-    programs: tuple[str, ...]
+    programs: tuple[tuple[str, float], ...]  # (PROGRAM, nominal cycle seconds of one part)
     scrap_rate: float
 
 
 MILL_5X = MachineKind(
     "mill5x", "Mill5X", "DMG MORI", "DMU 50 3rd Generation", "5-axis universal milling machine",
     (("X", -250.0, 250.0), ("Y", -225.0, 225.0), ("Z", -400.0, 0.0)), ("A", "C"),
-    (6000, 14000), (8, 40), (6 * 60, 22 * 60),
-    ("IMPELLER_D120.H", "BLISK_STAGE2.H", "HOUSING_5AX_07.H", "MANIFOLD_44.H"), 0.04,
+    (6000, 14000), (8, 40),
+    (("IMPELLER_D120.H", 1080.0), ("BLISK_STAGE2.H", 1260.0), ("HOUSING_5AX_07.H", 480.0), ("MANIFOLD_44.H", 720.0)), 0.04,
 )
 LATHE = MachineKind(
     "lathe", "Lathe", "Okuma", "LB3000 EX II", "2-axis CNC turning centre",
     (("X", 0.0, 300.0), ("Z", -600.0, 0.0)), (),
-    (800, 3500), (2, 12), (2 * 60, 7 * 60),
-    ("O4711", "O1302", "O2208", "O5150"), 0.02,
+    (800, 3500), (2, 12),
+    (("O4711", 150.0), ("O1302", 240.0), ("O2208", 330.0), ("O5150", 420.0)), 0.02,
 )
 VMC = MachineKind(
     "vmc", "VMC", "Haas", "VF-2SS", "vertical machining centre",
     (("X", -380.0, 380.0), ("Y", -200.0, 200.0), ("Z", -510.0, 0.0)), (),
-    (4000, 12000), (10, 60), (3 * 60, 12 * 60),
-    ("O01234", "O02017", "O03355", "O07001"), 0.03,
+    (4000, 12000), (10, 60),
+    (("O01234", 240.0), ("O02017", 420.0), ("O03355", 600.0), ("O07001", 690.0)), 0.03,
 )
 KINDS = (MILL_5X, LATHE, VMC)
 
@@ -314,7 +311,7 @@ class Machine:
         self.extras = [role for role in self.items if role.startswith("extra_")]
         self.extra_values = {role: 50.0 for role in self.extras}
         self.extra_rate = extra_rate
-        self._program = self.rng.choice(kind.programs)
+        self._program, self._cycle_s = self.rng.choice(kind.programs)
         for axis, lo, hi in kind.linear_axes:
             self.physics.positions[axis] = round(hi - 0.1 * (hi - lo), 3)
 
@@ -442,23 +439,18 @@ class Machine:
             self.floor.scheduler.after(1 / self.extra_rate, self._extras_tick)
 
     def _working_delay(self) -> float:
-        """Seconds until the next moment outside a break (0 when working now)."""
-        t = self.now_us / US
-        day_s = t % 86400
-        for start_h in SHIFT_STARTS_UTC_H:
-            offset = (day_s - start_h * 3600) % 86400
-            if offset < SHIFT_S:
-                for break_offset, length in BREAKS:
-                    if break_offset <= offset < break_offset + length:
-                        return break_offset + length - offset
-        return 0.0
+        """Seconds until the plant's calendar plans work again (0 when it does now)."""
+        calendar = self.floor.calendar
+        if calendar is None:
+            return 0.0
+        planned = calendar.next_planned_busy(self.now_us)
+        return (planned - self.now_us) / US if planned is not None else 86400.0
 
     def _production(self) -> Generator[float, None, None]:
         r, k = self.rng, self.kind
         first_job = True
         while True:
             batch = r.randint(5, 30)
-            cycle_s = r.uniform(*k.cycle_s)
             self.physics.rpm_cmd = r.uniform(*k.spindle_rpm)
             self.physics.feed_cmd = r.uniform(*k.feedrate)
             self.physics.load_base = r.uniform(20, 60)
@@ -466,7 +458,7 @@ class Machine:
                 while (delay := self._working_delay()) > 0:
                     self.set_base_execution("READY")
                     yield delay
-                self._program = r.choice(k.programs)
+                self._program, self._cycle_s = r.choice(k.programs)
                 self.set("controller_mode", "MANUAL")
                 self.set("functional_mode", "SETUP")
                 self.set_base_execution("READY")
@@ -498,7 +490,7 @@ class Machine:
                     self.set("spindle_override", str(self.physics.spindle_override))
                 self.physics.tau = 0.0
                 self.set_base_execution("ACTIVE")
-                cut = cycle_s * r.uniform(0.97, 1.05)
+                cut = self._cycle_s * r.uniform(0.97, 1.05)
                 incident = r.random()
                 if incident < 0.17:
                     first_part = cut * r.uniform(0.1, 0.9)
@@ -517,17 +509,21 @@ class Machine:
                 yield r.uniform(3, 10)
 
     def _next_shift_change(self) -> None:
-        t = self.now_us / US
-        day_start = t - t % 86400
-        starts = [day_start + h * 3600 + d * 86400 for d in (0, 1) for h in SHIFT_STARTS_UTC_H]
-        next_start = min(s for s in starts if s > t)
+        """Operators reset the part counters when a shift of the plant's calendar starts."""
+        calendar = self.floor.calendar
+        if calendar is None:
+            return
+        upcoming = [s.start_us for s in calendar.shifts_between(self.now_us, self.now_us + 15 * 86400 * US)]
+        later = [start for start in upcoming if start > self.now_us]
+        if not later:
+            return
 
         def change() -> None:
             for role in ("part_count_all", "part_count_good", "part_count_bad"):
                 self.set(role, "0")
             self._next_shift_change()
 
-        self.floor.scheduler.at(round(next_start * US), change)
+        self.floor.scheduler.at(later[0], change)
 
     def _next_random(self, rate_per_h: float, action: callable) -> None:  # type: ignore[valid-type]
         def fire() -> None:
@@ -576,7 +572,8 @@ class Machine:
             return
         self.connected = False
         for role, item_id in self.items.items():
-            self.floor.publish(item_id, UNAVAILABLE_CONDITION if role in CONDITION_ROLES else "UNAVAILABLE")
+            value = UNAVAILABLE_CONDITION if role in CONDITION_ROLES else "UNAVAILABLE"
+            self.floor.publish(item_id, value, agent_generated=True)
         self.floor.set_connection_status(self.adapter_id, "CLOSED")
         self.floor.scheduler.after(duration, self._reconnect)
 
@@ -638,6 +635,9 @@ class ShopFloor(Floor):
 
     clock: None (real time x speed), "manual" (tests: advance() moves time), or a Clock.
     start: the simulated start (aware datetime); default: now, whole seconds.
+    calendar: the plant's shifts and breaks: machines start no part in a break or between shifts,
+        and part counters reset when a shift starts; None works around the clock.
+    adapter_clock_offset: seconds the adapters' clock is ahead of the agent's (negative: behind).
     """
 
     def __init__(
@@ -653,8 +653,11 @@ class ShopFloor(Floor):
         extra_items: int = 0,
         change_rate: float = 1.0,
         timestamps_with_zone: bool = True,
+        calendar: ShiftCalendar | None = DEMO_CALENDAR,
+        adapter_clock_offset: float = 0.0,
     ) -> None:
         resolved, start_us = resolve_clock(clock, start, speed)
+        self.calendar = calendar
         devices = element("Devices")
         infos = []
         for i in range(machines):
@@ -669,7 +672,7 @@ class ShopFloor(Floor):
         self.recorder = Recorder()
         super().__init__(
             devices, clock=resolved, start_us=start_us, schema_version=schema_version, buffer_size=buffer_size,
-            adapters=adapters, timestamps_with_zone=timestamps_with_zone,
+            adapters=adapters, timestamps_with_zone=timestamps_with_zone, adapter_clock_offset=adapter_clock_offset,
         )
         self.devices: tuple[MachineInfo, ...] = tuple(infos)
         self._machines = {
@@ -680,9 +683,12 @@ class ShopFloor(Floor):
             for machine in self._machines.values():
                 machine.start()
 
-    def publish(self, item_id: str, value: str | Condition) -> None:
+    def publish(self, item_id: str, value: str | Condition, agent_generated: bool = False) -> None:
+        """Into the agent, stamped by the adapter's clock (or the agent's own for what it generates,
+        such as the UNAVAILABLE of a disconnect); the ground truth records the true (agent) time."""
         now = self.scheduler.now_us
-        if self.agent.add(item_id, now, value) is not None:
+        stamp = now if agent_generated else now + self.adapter_clock_offset_us
+        if self.agent.add(item_id, stamp, value) is not None:
             self.recorder.observe(self.agent.items[item_id], now, value)
 
     def _republish(self) -> None:
@@ -731,3 +737,20 @@ class ShopFloor(Floor):
             if end_us > self.scheduler.now_us:
                 raise ValueError("the window ends after the simulated present")
             return self.recorder.ground_truth(self.machine(device).info.name, start_us, end_us)
+
+    def time_elements(
+        self,
+        device: str,
+        start: float | datetime,
+        end: float | datetime,
+        ideal: IdealCycleTimes = IdealCycleTimes(),
+        quality_source: str | None = None,
+    ) -> tuple[TimeElements, ...]:
+        """ISO 22400 time elements of one machine per shift of the floor's calendar within [start, end)."""
+        with self.lock:
+            self.sync()
+            start_us, end_us = self.time_us(start), self.time_us(end)
+            if end_us > self.scheduler.now_us:
+                raise ValueError("the window ends after the simulated present")
+            name = self.machine(device).info.name
+            return self.recorder.time_elements(name, self.calendar, start_us, end_us, ideal, quality_source)
