@@ -64,6 +64,7 @@ class MachineKind:
     feedrate: tuple[float, float]  # mm/s
     programs: tuple[tuple[str, float], ...]  # (PROGRAM, nominal cycle seconds of one part)
     scrap_rate: float
+    load_s: tuple[float, float] = (20.0, 90.0)  # door open to unload and load one part
 
 
 MILL_5X = MachineKind(
@@ -76,7 +77,7 @@ LATHE = MachineKind(
     "lathe", "Lathe", "Okuma", "LB3000 EX II", "2-axis CNC turning centre",
     (("X", 0.0, 300.0), ("Z", -600.0, 0.0)), (),
     (800, 3500), (2, 12),
-    (("O4711", 150.0), ("O1302", 240.0), ("O2208", 330.0), ("O5150", 420.0)), 0.02,
+    (("O4711", 150.0), ("O1302", 240.0), ("O2208", 330.0), ("O5150", 420.0)), 0.02, (10.0, 40.0),  # a bar feeder
 )
 VMC = MachineKind(
     "vmc", "VMC", "Haas", "VF-2SS", "vertical machining centre",
@@ -480,7 +481,7 @@ class Machine:
                     yield delay
                 self.set_base_execution("READY")
                 self.set("door_state", "OPEN")
-                yield r.uniform(20, 90)
+                yield r.uniform(*k.load_s)
                 self.set("door_state", "CLOSED")
                 yield r.uniform(2, 6)
                 if r.random() < 0.08:
