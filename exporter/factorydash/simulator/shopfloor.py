@@ -746,12 +746,14 @@ class ShopFloor(Floor):
         end: float | datetime,
         ideal: IdealCycleTimes = IdealCycleTimes(),
         quality_source: str | None = None,
+        per_shift: bool = True,
     ) -> tuple[TimeElements, ...]:
-        """ISO 22400 time elements of one machine per shift of the floor's calendar within [start, end)."""
+        """ISO 22400 time elements of one machine per shift of the floor's calendar within [start, end)
+        (Recorder.time_elements)."""
         with self.lock:
             self.sync()
             start_us, end_us = self.time_us(start), self.time_us(end)
             if end_us > self.scheduler.now_us:
                 raise ValueError("the window ends after the simulated present")
             name = self.machine(device).info.name
-            return self.recorder.time_elements(name, self.calendar, start_us, end_us, ideal, quality_source)
+            return self.recorder.time_elements(name, self.calendar, start_us, end_us, ideal, quality_source, per_shift)

@@ -302,12 +302,17 @@ class Recorder:
         end_us: int,
         ideal: IdealCycleTimes = IdealCycleTimes(),
         quality_source: str | None = None,
+        per_shift: bool = True,
     ) -> tuple[TimeElements, ...]:
-        """The elements of each shift overlapping [start_us, end_us), clipped to it (one period without a calendar)."""
+        """The elements of each shift overlapping [start_us, end_us), clipped to it; with per_shift=False
+        (or no calendar: every hour planned) one period for the whole window, which also holds the
+        unplanned production between shifts."""
         if quality_source is not None and quality_source not in QUALITY_SOURCES:
             raise ValueError(f"quality_source {quality_source!r} not in {', '.join(QUALITY_SOURCES)}")
         if calendar is None:
             periods = [(start_us, end_us, [(start_us, end_us)])]
+        elif not per_shift:
+            periods = [(start_us, end_us, calendar.planned_busy(start_us, end_us))]
         else:
             periods = [
                 (max(s.start_us, start_us), min(s.end_us, end_us), s.planned_busy_intervals())
