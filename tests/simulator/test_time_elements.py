@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from factorydash.config import load_config
 from factorydash.simulator import ShopFloor
 from factorydash.simulator.agent import Condition
 from factorydash.simulator.clock import US, to_us
@@ -174,6 +175,8 @@ def test_the_demo_config_plans_the_calendar_the_simulated_machines_work():
     for entry in planning["devices"]:
         kind = shop.machine(entry["device"]).kind
         assert set(entry["ideal_cycle_times"]) == {program for program, _ in kind.programs}
+    loaded = load_config(ROOT / "deploy" / "factorydash-demo.yml")  # and the exporter accepts it
+    assert {(e.agent, e.device) for e in loaded.planning.devices} == {("simulator", d) for d in devices}
 
 
 def test_a_normal_demo_day_shows_an_oee_between_55_and_85_percent_per_machine(demo_day):
@@ -185,8 +188,8 @@ def test_a_normal_demo_day_shows_an_oee_between_55_and_85_percent_per_machine(de
                                 {p: _seconds(t) for p, t in entry["ideal_cycle_times"].items()})
         (day,) = demo_day.time_elements(machine.name, 0, 86400, ideal, per_shift=False)
         measured[machine.name] = (day.availability, day.performance, day.quality, day.oee)
-        # the ideal cycle is below the real one: performance under 1, as on a real machine
-        assert 0.8 < day.performance < 1.0, measured
+        # a simulated cut takes 97-105 % of the ideal cycle: performance just under 1
+        assert 0.9 < day.performance < 1.0, measured
         assert 0.55 <= day.oee <= 0.85, measured
 
 

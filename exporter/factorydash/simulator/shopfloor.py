@@ -65,6 +65,7 @@ class MachineKind:
     programs: tuple[tuple[str, float], ...]  # (PROGRAM, nominal cycle seconds of one part)
     scrap_rate: float
     load_s: tuple[float, float] = (20.0, 90.0)  # door open to unload and load one part
+    batch: tuple[int, int] = (5, 30)  # parts per job
 
 
 MILL_5X = MachineKind(
@@ -77,13 +78,13 @@ LATHE = MachineKind(
     "lathe", "Lathe", "Okuma", "LB3000 EX II", "2-axis CNC turning centre",
     (("X", 0.0, 300.0), ("Z", -600.0, 0.0)), (),
     (800, 3500), (2, 12),
-    (("O4711", 150.0), ("O1302", 240.0), ("O2208", 330.0), ("O5150", 420.0)), 0.02, (10.0, 40.0),  # a bar feeder
+    (("O4711", 150.0), ("O1302", 240.0), ("O2208", 330.0), ("O5150", 420.0)), 0.02, (10.0, 40.0), (20, 60),  # a bar feeder: quick loading, long runs
 )
 VMC = MachineKind(
     "vmc", "VMC", "Haas", "VF-2SS", "vertical machining centre",
     (("X", -380.0, 380.0), ("Y", -200.0, 200.0), ("Z", -510.0, 0.0)), (),
     (4000, 12000), (10, 60),
-    (("O01234", 240.0), ("O02017", 420.0), ("O03355", 600.0), ("O07001", 690.0)), 0.03,
+    (("O01234", 240.0), ("O02017", 420.0), ("O03355", 600.0), ("O07001", 690.0)), 0.03, (15.0, 60.0),
 )
 KINDS = (MILL_5X, LATHE, VMC)
 
@@ -451,7 +452,7 @@ class Machine:
         r, k = self.rng, self.kind
         first_job = True
         while True:
-            batch = r.randint(5, 30)
+            batch = r.randint(*k.batch)
             self.physics.rpm_cmd = r.uniform(*k.spindle_rpm)
             self.physics.feed_cmd = r.uniform(*k.feedrate)
             self.physics.load_base = r.uniform(20, 60)
