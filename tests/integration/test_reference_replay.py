@@ -24,7 +24,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from factorydash.config import parse_config
 from factorydash.exporter import Exporter
 from factorydash.simulator import ReplayFloor, SimulatorServer
-from factorydash.simulator.clock import to_us
+from factorydash.simulator.clock import US
+from factorydash.simulator.replay import read_shdr
 from factorydash.simulator.truth import execution_from_shdr
 from factorydash.web import ExporterApp
 from tests.conftest import require_sample
@@ -126,7 +127,8 @@ def followed_replay(*, buffer_size: int = 131072, stream: bool = False) -> Itera
 
 def _replay_to_the_end(followed: Followed, step_seconds: float, in_thread: bool) -> None:
     floor = followed.floor
-    log_seconds = (to_us(execution_from_shdr(_log_files()[0]).last_time) - to_us(datetime(2016, 5, 2, 5, tzinfo=UTC))) / 1e6
+    lines = read_shdr(_log_files()[0])
+    log_seconds = (lines[-1][0] - lines[0][0]) / US
     steps = int(log_seconds / step_seconds) + 2
     for _ in range(steps):
         floor.advance(step_seconds)

@@ -26,6 +26,7 @@ from pathlib import Path
 from .agent import Condition
 from .clock import US, from_us, to_us
 from .model import DataItem
+from .replay import read_shdr
 from .shifts import ShiftCalendar
 
 DURATION_TYPES = ("EXECUTION", "AVAILABILITY", "CONTROLLER_MODE", "EMERGENCY_STOP")
@@ -125,8 +126,6 @@ def execution_from_shdr(path: Path, key: str = "execution") -> LogStates:
     Consecutive repeats of a value are one interval (an agent drops them as duplicates); the
     last value's interval is open and books nothing here.
     """
-    from .replay import read_shdr  # the replay owns SHDR parsing; imported late to keep truth light
-
     changes: list[tuple[int, str]] = []
     for stamp_us, fields in read_shdr(path):
         for i in range(0, len(fields) - 1, 2):
