@@ -7,14 +7,15 @@ vmalert evaluates the project's recording and alerting rules against it. Beside
 them one ordinary Prometheus scrapes both exporters and evaluates the same rules:
 the ground truth the global view must reproduce.
 
-The KPI rules are ratios of increases over windows (5m, 1h) longer than the
-test. VictoriaMetrics' increase() does not extrapolate and Prometheus' does, by
-one factor for every series scraped at the same instants, which cancels in a
-ratio. What remains is how each engine treats a series that starts inside the
-window, so the scenario makes every series exist before the first scrape: the
-simulated shop floors run twelve hours before any scraper starts, stand still for
-the first scrapes, run 30 simulated minutes at 120x, and stand still again while
-the rules are compared.
+The KPI rules are ratios of increases over windows (5m to 24h) longer than the
+test, so every series is born inside the window, where the two engines differ:
+Prometheus extrapolates a series back towards its zero point by at most half a
+scrape interval, VictoriaMetrics counts a small first value from zero. Both
+agree on the series present at the first scrape when they are all 0 there, so
+the shop floors stand still at their start for the first scrapes; for a series
+born later (a state first entered during the run) the difference is at most one
+scrape interval's worth, so the scrapers scrape four times a second while the
+floors run 30 simulated minutes at 90x, then stand still while the rules are compared.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ from tests.sharding.test_hashmod_sharding import AGENTS, SHARDS, hashmod, shard_
 
 pytestmark = pytest.mark.integration
 
-WARM_UP_SECONDS = 12 * 3600  # simulated: every execution and availability state has been seen
-RUN_STEPS = 30  # then 30 simulated minutes while the scrapers watch ...
-STEP_SECONDS = 60.0
-TICK_REAL_SECONDS = 0.5  # ... at 120x real time
+SCRAPE_INTERVAL = "250ms"  # about 80 scrapes during the run: a series born late misses 1/80 of it at most
+RUN_STEPS = 200  # 30 simulated minutes ...
+STEP_SECONDS = 9.0
+TICK_REAL_SECONDS = 0.1  # ... at 90x real time
 TOLERANCE = 0.01  # one percentage point
 WAIT_SECONDS = 30
 
@@ -70,7 +71,8 @@ def exporter_config(agents: dict[str, str]) -> str:
 
 def agent_config(exporter_address: str, shard: int, store: LoopbackServer) -> str:
     """The sharding test's hashmod scrape of one shard, remote-written to the store within a second."""
-    return shard_config(exporter_address, shard) + f"""
+    scrape = shard_config(exporter_address, shard).replace("scrape_interval: 1s", f"scrape_interval: {SCRAPE_INTERVAL}")
+    return scrape + f"""
 remote_write:
   - url: {store.url}/api/v1/write
     queue_config:
@@ -84,8 +86,8 @@ def single_prometheus_config(exporter_addresses: list[str], rule_files: list[Pat
     rules = "\n".join(f"  - {path}" for path in rule_files)
     return f"""
 global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
+  scrape_interval: {SCRAPE_INTERVAL}
+  scrape_timeout: {SCRAPE_INTERVAL}
   evaluation_interval: 1s
 rule_files:
 {rules}
@@ -96,13 +98,18 @@ scrape_configs:
 """
 
 
-def wait_until(condition: Callable[[], bool], what: str, seconds: float = WAIT_SECONDS) -> None:
+def eventually(condition: Callable[[], bool], seconds: float = WAIT_SECONDS) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
-            return
+            return True
         time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return False
+
+
+def wait_until(condition: Callable[[], bool], what: str, seconds: float = WAIT_SECONDS) -> None:
+    if not eventually(condition, seconds):
+        raise AssertionError(f"timed out waiting for {what}")
 
 
 def caught_up(exporters: list[Exporter], shops: dict[str, ShopFloor]) -> bool:
@@ -160,9 +167,6 @@ def scale_out() -> Iterator[ScaleOut]:
             exporters.append(exporter)
             addresses.append(f"{web.host}:{web.port}")
         wait_until(lambda: caught_up(exporters, shops), "the exporters to read the initial state")
-        for shop in shops.values():
-            shop.advance(WARM_UP_SECONDS)
-        wait_until(lambda: caught_up(exporters, shops), "the exporters to follow the warm-up")
 
         rule_files = rule_files_for_the_scenario(workdir)
         store = victoria_metrics(workdir)
@@ -190,6 +194,10 @@ def scale_out() -> Iterator[ScaleOut]:
             # vmalert's rules that read rules see them one write later than Prometheus' do.
             wait_until(lambda: recorded_since(engine, "plant:mtconnect_utilization:ratio_5m", stood_still + 3),
                        "rule evaluations over the final state")
+        # VictoriaMetrics makes a new series searchable a few seconds after its first sample, so a
+        # vmalert rule that reads a rule recorded moments ago (OEE reads quality, born with a device's
+        # first part) lags behind; the comparison tests report whatever is still missing after this.
+        eventually(lambda: all(set(series(store.query(rule))) == set(series(reference.query(rule))) for rule in KPI_RULES))
         yield ScaleOut(assignment, store, evaluator, reference, rule_files)
 
 
