@@ -41,7 +41,8 @@ def the(rendered: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 def test_the_base_renders_the_exporter_its_scrape_its_rules_and_its_dashboards(rendered):
     kinds = sorted(document["kind"] for document in rendered)
-    assert kinds == ["ConfigMap"] * 5 + ["Deployment", "PrometheusRule", "Service", "ServiceMonitor"]
+    config_maps = 1 + len(list((ROOT / "grafana" / "dashboards").glob("*.json")))  # the config, one per dashboard
+    assert kinds == ["ConfigMap"] * config_maps + ["Deployment", "PrometheusRule", "Service", "ServiceMonitor"]
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
