@@ -94,7 +94,7 @@ def test_every_mounted_host_path_exists_in_the_repository(config: dict[str, Any]
 
 
 def test_named_volumes_and_one_network(config: dict[str, Any]) -> None:
-    assert set(config["volumes"]) == {"prometheus-data", "alertmanager-data", "grafana-data"}
+    assert set(config["volumes"]) == {"exporter-data", "prometheus-data", "alertmanager-data", "grafana-data"}
     assert list(config["networks"]) == ["factorydash"]
     assert all(list(service["networks"]) == ["factorydash"] for service in config["services"].values())
 
@@ -114,8 +114,10 @@ def test_the_exporter_is_built_here_runs_read_only_as_configured_and_has_a_healt
         "factorydash-exporter",
         "--config.file=/etc/factorydash/factorydash.yml",
         "--web.listen-address=0.0.0.0:9700",
+        "--storage.path=/var/lib/factorydash",
     ]
     assert any(volume.endswith(":/etc/factorydash/factorydash.yml:ro") for volume in exporter["volumes"])
+    assert "exporter-data:/var/lib/factorydash:rw" in exporter["volumes"]  # writable: the snapshots survive restarts
     assert "http://127.0.0.1:9700/-/healthy" in " ".join(exporter["healthcheck"]["test"])
     assert exporter["environment"]["FACTORYDASH_POLL_INTERVAL"] == env_example()["FACTORYDASH_POLL_INTERVAL"]
     assert "LOAD_NIST_DATA_SCHEDULE_SECONDS" in exporter["environment"]
@@ -128,6 +130,10 @@ def test_the_exporter_image_runs_as_a_non_root_user_without_a_shell_command() ->
     command = re.search(r"^CMD\s+(\[.*\])\s*$", dockerfile, re.M)
     assert command, "CMD in exec form: no shell at runtime"
     assert yaml.safe_load(command.group(1))[0] == "factorydash-exporter"
+    assert "--storage.path=/var/lib/factorydash" in yaml.safe_load(command.group(1))
+    # The volume's mount point belongs to the runtime user, so an empty named volume is writable by it.
+    assert re.search(r"chown 10001:10001 /var/lib/factorydash", dockerfile)
+    assert users[-1] == "10001:10001"
 
 
 def test_the_demo_exporter_config_follows_the_simulator(config: dict[str, Any]) -> None:

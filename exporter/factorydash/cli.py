@@ -10,10 +10,11 @@ import threading
 from collections.abc import Sequence
 
 from . import __version__
-from .config import Config, ConfigError, config_from_agent_flags, load_config
+from .config import Config, ConfigError, _parse_duration, config_from_agent_flags, load_config
 from .coverage import agent_coverage, coverage_text
 from .exporter import Exporter
 from .follower import Phase
+from .storage import DEFAULT_INTERVAL_SECONDS, SnapshotStore, StorageError
 from .web import ExporterApp, WebServer, parse_listen_address
 from .webconfig import NO_WEB_CONFIG, BasicAuthChecker, WebConfig, load_web_config
 
@@ -63,9 +64,30 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="TLS and basic auth for every endpoint, in the Prometheus exporter-toolkit format",
     )
+    parser.add_argument(
+        "--storage.path",
+        dest="storage_path",
+        metavar="DIR",
+        help="keep each agent's position and counters here (created if missing), so a restart continues them",
+    )
+    parser.add_argument(
+        "--storage.interval",
+        dest="storage_interval",
+        type=_positive_duration,
+        default=DEFAULT_INTERVAL_SECONDS,
+        metavar="DURATION",
+        help=f"how often the snapshots are written, and once more at shutdown (default {DEFAULT_INTERVAL_SECONDS:g}s)",
+    )
     parser.add_argument("--log.level", dest="log_level", choices=LOG_LEVELS, default="info")
     parser.add_argument("--version", action="version", version=f"factorydash-exporter {__version__}")
     return parser
+
+
+def _positive_duration(text: str) -> float:
+    seconds = _parse_duration(text)
+    if seconds is None or not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f'expected a positive duration like "5s", got {text!r}')
+    return seconds
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -106,7 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
 
-    exporter = Exporter(config)
+    try:
+        storage = SnapshotStore(args.storage_path) if args.storage_path else None
+    except StorageError as error:
+        print(error, file=sys.stderr)
+        return 1
+    exporter = Exporter(config, storage=storage, storage_interval=args.storage_interval)
 
     def reload() -> None:
         """Load and apply the config file again; logs and raises when it is invalid (the old one stays)."""

@@ -12,7 +12,9 @@ from .client import AgentClient
 from .config import AgentConfig, Config, Settings
 from .follower import AgentFollower
 from .planning import DevicePlan
+from .snapshot import Snapshot, resume, take
 from .state import AgentState, PlanLookup, SeriesBudget, StateSettings
+from .storage import DEFAULT_INTERVAL_SECONDS, SnapshotStore, SnapshotWriter
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +51,37 @@ def new_agent_state(
 
 
 class Exporter:
-    def __init__(self, config: Config, client_factory: ClientFactory = AgentClient) -> None:
+    """With a `storage`, each agent continues at start-up from its snapshot, and snapshots are written every
+    `storage_interval` seconds while running and once more by `stop()`."""
+
+    def __init__(
+        self,
+        config: Config,
+        client_factory: ClientFactory = AgentClient,
+        storage: SnapshotStore | None = None,
+        storage_interval: float = DEFAULT_INTERVAL_SECONDS,
+    ) -> None:
         self._client_factory = client_factory
+        self._writer = SnapshotWriter(storage, self.snapshots, storage_interval) if storage is not None else None
         self._lock = threading.Lock()
         self._started = False
         self.config = config
         self.total_budget = SeriesBudget(config.settings.max_series_total)
-        self.agents: dict[str, FollowedAgent] = {
-            agent.name: self._follow(agent, config.settings) for agent in config.agents
-        }
+        self.agents: dict[str, FollowedAgent] = {}
+        for agent in config.agents:
+            followed = self.agents[agent.name] = self._follow(agent, config.settings)
+            snapshot = storage.read(agent.name) if storage is not None else None
+            if snapshot is not None:
+                resume(followed.follower, snapshot)
 
     def _follow(self, agent: AgentConfig, settings: Settings) -> FollowedAgent:
         state = new_agent_state(agent, settings, self.total_budget, self.plan_for)
         client = self._client_factory(agent, settings.max_document_bytes)
         return FollowedAgent(agent, state, AgentFollower(agent, state, client, settings.max_document_bytes))
+
+    def snapshots(self) -> dict[str, Snapshot | None]:
+        """Each followed agent's snapshot (None while it has no consistent one: its file stays as it is)."""
+        return {name: take(followed.follower) for name, followed in list(self.agents.items())}
 
     def states(self) -> list[AgentState]:
         return [followed.state for followed in self.agents.values()]
@@ -75,6 +94,8 @@ class Exporter:
             self._started = True
             for followed in self.agents.values():
                 followed.follower.start()
+            if self._writer is not None:
+                self._writer.start()
 
     def stop(self) -> None:
         with self._lock:
@@ -85,6 +106,8 @@ class Exporter:
             deadline = time.monotonic() + 0.5
             for followed in self.agents.values():
                 followed.follower.stop(timeout=max(deadline - time.monotonic(), 0.0))
+            if self._writer is not None:
+                self._writer.stop()  # after the followers: the last snapshot holds all they applied
 
     def reload(self, config: Config) -> None:
         """Apply a new config: unchanged agents keep their state and their follower."""

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import logging
 import random
 import threading
@@ -136,9 +137,10 @@ class AgentFollower:
         self.instance_id: str | None = None
         self.model_change_time: str | None = None
         self.failures = 0
-        # A hash of the last probe's devices, to tell a changed model from an unchanged one without keeping
+        # A digest of the last probe's devices, to tell a changed model from an unchanged one without keeping
         # every data item of a huge probe alive (only those within the series cap are kept, by the state).
-        self._model_hash: int | None = None
+        self._model_hash: str | None = None
+        self._resumed = False  # the state came from a snapshot: the first probe decides where to go on
         self._model_fresh = True  # trackers were just rebuilt: the next /current gives them their first values
         self._progress_since_probe = False
         self._rebase_at: int | None = None
@@ -175,6 +177,22 @@ class AgentFollower:
                 log.exception("agent=%s unexpected error in the follow loop", self.config.name)
                 self.state.mark_failure("internal", "internal error, see the exporter log")
                 delay = self._backoff()
+
+    def resume(
+        self, instance_id: str, cursor: int, model_hash: str | None, model_change_time: str | None,
+        announced_last: int | None,
+    ) -> None:
+        """Continue where a previous exporter process stopped (its snapshot is restored into the state).
+
+        The first probe then decides as a re-probe does: the same instance and model read `/sample` from
+        the cursor (a cursor the agent no longer holds is OUT_OF_RANGE as while following); a changed
+        model is rebuilt and rebased from the cursor; a new instance is read from its first sequence.
+        """
+        self.instance_id, self.cursor, self._model_hash = instance_id, cursor, model_hash
+        self.model_change_time, self._announced_last = model_change_time, announced_last
+        self._model_fresh = False
+        self._resumed = True
+        self.phase = Phase.PROBE
 
     # -- one exchange ----------------------------------------------------------
 
@@ -247,6 +265,7 @@ class AgentFollower:
             raise InvalidDocument("unexpected_document", "probe did not answer an MTConnectDevices document")
         header = document.header
         self._progress_since_probe = False
+        resumed, self._resumed = self._resumed, False
         if self.instance_id is None or self.cursor is None:
             self._load(document)
             self.phase = Phase.CURRENT
@@ -263,8 +282,11 @@ class AgentFollower:
             self.cursor = FIRST_SEQUENCE_OF_AN_INSTANCE
             self.phase = Phase.RESYNC
             return 0.0
-        if hash(document.devices) == self._model_hash:
+        if model_digest(document) == self._model_hash:
             self.phase = Phase.SAMPLE
+            if resumed:
+                log.info("agent=%s resuming instance %s from sequence %d", self.config.name, self.instance_id, self.cursor)
+                return 0.0
             return self._no_progress("reprobe_unchanged", "a re-probe found the same device model")
         log.info("agent=%s device model changed: rebuilding it, continuing from sequence %d", self.config.name, self.cursor)
         self._load(document)
@@ -273,18 +295,19 @@ class AgentFollower:
 
     def _load(self, document: DevicesDocument) -> None:
         self.instance_id = document.header.instance_id
-        self._model_hash = hash(document.devices)
+        self._model_hash = model_digest(document)
         self.state.load_model(document)
         self.state.set_probe_header(document.header)
         self._model_fresh = True
 
     def _current(self) -> None:
         document = self._streams("current", self._fetch("current", self.client.current))
-        self.state.apply_current(document, initial=self._model_fresh)
-        self._model_fresh = False
-        self.cursor = document.header.next_sequence
-        self._announce(document.header)
-        self.phase = Phase.SAMPLE
+        with self.state.lock:  # a snapshot sees the state and the cursor together
+            self.state.apply_current(document, initial=self._model_fresh)
+            self._model_fresh = False
+            self.cursor = document.header.next_sequence
+            self._announce(document.header)
+            self.phase = Phase.SAMPLE
         self._succeed()
 
     def _resync(self) -> float:
@@ -329,18 +352,19 @@ class AgentFollower:
         # cppagent's Header of a `current?at=` answer describes the head of its buffer (nextSequence = the
         # head's); the state this document carries ends at `at`, and the state is told so.
         header = dataclasses.replace(document.header, next_sequence=at + 1)
-        self.state.apply_current(dataclasses.replace(document, header=header), initial=self._model_fresh)
-        self._model_fresh = False
-        lost = at - self.cursor
-        if lost > 0:
-            log.warning("agent=%s fell behind the agent's buffer: %d observations lost", self.config.name, lost)
-            self.state.add_lost(lost)
-        if at >= self.cursor:
-            self.state.count_observations(1)
-        self.cursor = at + 1
-        self._rebase_at = None
-        self._last_resync_first = None
-        self.phase = Phase.SAMPLE
+        with self.state.lock:  # a snapshot sees the state, the counters and the cursor together
+            self.state.apply_current(dataclasses.replace(document, header=header), initial=self._model_fresh)
+            self._model_fresh = False
+            lost = at - self.cursor
+            if lost > 0:
+                log.warning("agent=%s fell behind the agent's buffer: %d observations lost", self.config.name, lost)
+                self.state.add_lost(lost)
+            if at >= self.cursor:
+                self.state.count_observations(1)
+            self.cursor = at + 1
+            self._rebase_at = None
+            self._last_resync_first = None
+            self.phase = Phase.SAMPLE
         self._succeed()
         return 0.0
 
@@ -393,17 +417,18 @@ class AgentFollower:
             raise InvalidDocument(
                 "invalid_document", f"nextSequence {next_sequence} went back below the requested {start}"
             )
-        if header.first_sequence > start:
-            # The agent skipped ahead without an error: what it dropped is lost - if it really answered from there.
-            if next_sequence < header.first_sequence:
-                raise InvalidDocument(
-                    "invalid_document", f"nextSequence {next_sequence} is below firstSequence {header.first_sequence}"
-                )
-            self.state.add_lost(header.first_sequence - start)
-        self._announce(header)
+        if header.first_sequence > start and next_sequence < header.first_sequence:
+            raise InvalidDocument(
+                "invalid_document", f"nextSequence {next_sequence} is below firstSequence {header.first_sequence}"
+            )
         undeclared_before = self.state.counters.undeclared
-        self.state.apply_sample(document)
-        self.cursor = next_sequence
+        with self.state.lock:  # a snapshot sees the state, the counters and the cursor together
+            if header.first_sequence > start:
+                # The agent skipped ahead without an error: what it dropped is lost (it answered from there).
+                self.state.add_lost(header.first_sequence - start)
+            self._announce(header)
+            self.state.apply_sample(document)
+            self.cursor = next_sequence
         if next_sequence == start and header.last_sequence is not None and header.last_sequence >= start:
             return self._no_progress(
                 "stalled", f"sample from={start} answered nextSequence {start} while lastSequence is {header.last_sequence}"
@@ -473,6 +498,12 @@ class AgentFollower:
         """Capped exponential backoff with full jitter, starting at the poll interval."""
         ceiling = min(self.config.poll_interval * (2 ** min(self.failures, 10)), MAX_BACKOFF_SECONDS)
         return self.rng.uniform(ceiling / 2, ceiling)
+
+
+def model_digest(document: DevicesDocument) -> str:
+    """A digest of a probe's devices that is the same in every process (`hash()` of strings is not), so a
+    snapshot can tell whether the model it was taken with is still the agent's."""
+    return hashlib.blake2b(repr(document.devices).encode(), digest_size=16).hexdigest()
 
 
 def error_reason(document: ErrorDocument) -> str:

@@ -724,7 +724,6 @@ class AgentState:
         self.devices = ()
 
     def _load_accounts(self, devices: list[Device]) -> None:
-        roles: dict[str, tuple[DeviceAccount, Role, str]] = {}
         for device in devices:
             if device.is_agent:
                 continue
@@ -732,9 +731,46 @@ class AgentState:
             if account is None:
                 account = self.accounts[device.name] = DeviceAccount(device.name)
             account.configure(device.data_items)
+        self._index_accounts()
+
+    def _index_accounts(self) -> None:
+        """Which account each ISO 22400 input of the model's devices feeds (the accounts know their roles)."""
+        roles: dict[str, tuple[DeviceAccount, Role, str]] = {}
+        for device in self.devices:
+            account = self.accounts.get(device.name)
+            if device.is_agent or account is None:
+                continue
             for item_id, (role, component_id) in account.roles.items():
                 roles[item_id] = (account, role, component_id)
         self._account_roles = roles
+
+    def restore_model(
+        self, schema_version: str, devices: Iterable[Device], declared_items: Iterable[str], items: Iterable[DataItem]
+    ) -> None:
+        """A snapshot's model instead of a probe (see `snapshot`): its devices and the trackers of `items`,
+        built as a probe builds them and within the same series caps; the accounts are restored before."""
+        with self.lock:
+            self._release_series()
+            self.schema_version = schema_version
+            self.declared_items = frozenset(declared_items)
+            kept = []
+            for device in devices:
+                if not self.budget.reserve(DEVICE_SERIES):
+                    self.counters.dropped_series += DEVICE_SERIES
+                    continue
+                self._device_series += DEVICE_SERIES
+                kept.append(device)
+            self.devices = tuple(kept)
+            names = {device.name for device in kept}
+            for item in items:
+                tracker = self._make_tracker(item) if item.device in names else None
+                if tracker is None or item.id in self.trackers:
+                    continue
+                if not tracker.reserve(tracker.static_series):
+                    self.counters.dropped_series += tracker.static_series
+                    continue
+                self.trackers[item.id] = tracker
+            self._index_accounts()
 
     def item_labels(self, item: DataItem) -> tuple[str, ...]:
         """Label values of a data item's series: agent, device, component, component_id, data_item_id, name, sub_type."""

@@ -11,7 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -22,11 +22,11 @@ from .agents import FaultyAgent, Reply, wait_until
 
 
 class ExporterProcess:
-    def __init__(self, config: Path, cwd: Path) -> None:
+    def __init__(self, config: Path, cwd: Path, args: Sequence[str] = ()) -> None:
         self.config = config
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "factorydash", f"--config.file={config}", "--web.listen-address=127.0.0.1:0"],
+            [sys.executable, "-m", "factorydash", f"--config.file={config}", "--web.listen-address=127.0.0.1:0", *args],
             cwd=cwd,
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
