@@ -25,7 +25,7 @@ from enum import Enum
 from .parser import DataItem
 from .planning import Calendar, DevicePlan
 from .timebook import Stamp, closed_length, exposed_part
-from .vocabularies import CLOSED_VOCABULARIES, UNAVAILABLE
+from .vocabularies import UNAVAILABLE
 
 ELEMENTS = ("planned_busy", "production", "setup", "delay", "down", "unavailable", "unplanned_production")
 # An agent restart gap longer than this is not booked (an agent switched off for good, a replaced host).
@@ -39,12 +39,11 @@ _MANUAL_MODES = frozenset({"MANUAL", "MANUAL_DATA_INPUT"})
 # Which path's EXECUTION names the cause when paths differ (docs/time-accounting.md section 5): a held or
 # interrupted path first (it explains the loss even beside an idle path), then explicit stops, waiting,
 # stops at a program's end, READY (the idle default, often of a second path) and values outside the
-# vocabulary last.
+# vocabulary (OTHER) last.
 EXECUTION_PRECEDENCE = (
     "INTERRUPTED", "FEED_HOLD", "OPTIONAL_STOP", "STOPPED", "PROGRAM_STOPPED", "WAIT", "PROGRAM_OPTIONAL_STOP",
     "PROGRAM_COMPLETED", "READY", "OTHER",
 )
-_EXECUTION_VOCABULARY = frozenset(CLOSED_VOCABULARIES["EXECUTION"])
 # The closed set of causes of each loss element, the label values of mtconnect_device_loss_seconds_total.
 LOSS_CAUSES: dict[str, tuple[str, ...]] = {
     "delay": (*(state for state in EXECUTION_PRECEDENCE if state in _DELAY_EXECUTIONS), "FAULT"),
@@ -110,7 +109,8 @@ class Tally:
 
 @dataclass(slots=True)
 class Losses:
-    """Planned seconds of the loss elements by cause, and planned seconds each Fault was active (totals only)."""
+    """Planned seconds of the loss elements by cause, and planned seconds each Fault was active (totals
+    since the exporter started; shifts and days do not keep them)."""
 
     causes: dict[str, dict[str, float]] = field(
         default_factory=lambda: {element: dict.fromkeys(causes, 0.0) for element, causes in LOSS_CAUSES.items()}
@@ -261,32 +261,32 @@ class DeviceAccount:
                 condition = self.condition_types[item_id]
                 booked = self.losses.alarms.get(condition, {})
                 alarms.update((condition, code) for code in self.faults.get(item_id, ()) if code in booked)
-        faults = tuple(sorted(alarms))
+        active_alarms = tuple(sorted(alarms))
         active_paths = [component for component, value in executions.items() if value == "ACTIVE"]
         active = bool(active_paths)
         if any(value != "AVAILABLE" for value in availability):
-            return DeviceClass("unavailable", active, "AVAILABILITY", faults)
+            return DeviceClass("unavailable", active, "AVAILABILITY", active_alarms)
         if all(value is None or value == UNAVAILABLE for value in executions.values()):
-            return DeviceClass("unavailable", active, "EXECUTION_UNAVAILABLE", faults)
+            return DeviceClass("unavailable", active, "EXECUTION_UNAVAILABLE", active_alarms)
         # A CONTROLLER_MODE on the path itself, else one declared elsewhere on the device (the controller).
         device_mode = next((value for component, value in modes.items() if component not in executions), None)
         if functional_setup:
-            return DeviceClass("setup", active, "FUNCTIONAL_MODE_SETUP", faults)
+            return DeviceClass("setup", active, "FUNCTIONAL_MODE_SETUP", active_alarms)
         if any(modes.get(path, device_mode) in _MANUAL_MODES for path in active_paths):
-            return DeviceClass("setup", active, "MANUAL_MODE", faults)
+            return DeviceClass("setup", active, "MANUAL_MODE", active_alarms)
         if active:
-            return DeviceClass("production", active, None, faults)
+            return DeviceClass("production", active, None, active_alarms)
         # Not unavailable, so some path has a known EXECUTION: the first of the precedence names the cause.
         execution = min(
-            (value if value in _EXECUTION_VOCABULARY else "OTHER" for value in executions.values()
+            (value if value in EXECUTION_PRECEDENCE else "OTHER" for value in executions.values()
              if value is not None and value != UNAVAILABLE),
             key=EXECUTION_PRECEDENCE.index,
         )
         if execution in _DELAY_EXECUTIONS:
-            return DeviceClass("delay", active, execution, faults)
+            return DeviceClass("delay", active, execution, active_alarms)
         if fault:
-            return DeviceClass("delay", active, "FAULT", faults)
-        return DeviceClass("down", active, execution, faults)
+            return DeviceClass("delay", active, "FAULT", active_alarms)
+        return DeviceClass("down", active, execution, active_alarms)
 
     # -- booking ------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from factorydash.parser import parse_document
 from factorydash.planning import DevicePlan
 from factorydash.state import StateSettings
+from factorydash.vocabularies import CLOSED_VOCABULARIES
 
 from .agentdocs import probe
 from .test_accounting import CALENDAR, HOUR, Timeline, current, elements, exposition, follow
@@ -50,6 +51,11 @@ NO_LOSS = {
     "setup": {"FUNCTIONAL_MODE_SETUP": 0, "MANUAL_MODE": 0},
     "unavailable": {"AVAILABILITY": 0, "EXECUTION_UNAVAILABLE": 0, "AGENT_RESTART": 0},
 }
+
+
+def test_every_execution_value_but_active_and_unavailable_is_a_delay_or_down_cause():
+    named = {*NO_LOSS["delay"], *NO_LOSS["down"]} - {"FAULT", "OTHER"}
+    assert named == set(CLOSED_VOCABULARIES["EXECUTION"]) - {"ACTIVE", "UNAVAILABLE"}
 
 
 def losses(metrics: dict) -> dict[str, dict[str, float]]:
