@@ -225,6 +225,8 @@ def test_the_causes_and_alarms_survive_a_reprobe_and_an_agent_restart_whose_gap_
     assert elements(metrics, "mtconnect_device_time_seconds_total")["unavailable"] == 8 * HOUR - 27760
     # E42's activation series went with its activation; its alarm series was reserved once, and is kept.
     assert state.budget.used == used - 1
+    state.release()  # the agent is removed from the config: its alarm series go back too
+    assert state.budget.used == 0
 
 
 def test_alarm_series_are_capped_by_the_series_budget_and_per_device_and_the_dropped_ones_are_counted():
