@@ -207,20 +207,25 @@ class DeviceAccount:
     def set_faults(self, item_id: str, codes: Iterable[str], reserve: Callable[[int], bool]) -> int:
         """The native codes (conditionId where none) of a CONDITION item's active Fault activations.
 
-        A code new to the device gets its alarm series when the device has room and `reserve` (the
-        agent's series budget) grants one; returns how many codes that just became active got none.
+        A code that just became active and is new to the device gets its alarm series when the device
+        has room and `reserve` (the agent's series budget) grants one; one refused stays without a series
+        until its next activation (a flood of alarms costs no budget lookups per observation). Returns
+        how many codes that just became active got none.
         """
         condition = self.condition_types[item_id]
-        alarms = self.losses.alarms
-        previous = self.faults.get(item_id, ())
+        booked = self.losses.alarms.get(condition, {})
+        previous = set(self.faults.get(item_id, ()))
         codes = tuple(dict.fromkeys(codes))
+        room = MAX_ALARMS_PER_DEVICE - self.losses.alarm_series()
         dropped = 0
         for code in codes:
-            if code in alarms.get(condition, ()):
+            if code in previous or code in booked:
                 continue
-            if self.losses.alarm_series() < MAX_ALARMS_PER_DEVICE and reserve(1):
-                alarms.setdefault(condition, {})[code] = 0.0
-            elif code not in previous:
+            if room > 0 and reserve(1):
+                booked = self.losses.alarms.setdefault(condition, booked)
+                booked[code] = 0.0
+                room -= 1
+            else:
                 dropped += 1
         self.faults[item_id] = codes
         return dropped
