@@ -204,7 +204,7 @@ class DeviceAccount:
     def set_value(self, item_id: str, value: str) -> None:
         self.values[item_id] = value
 
-    def set_faults(self, item_id: str, codes: Iterable[str], reserve: Callable[[int], bool]) -> int:
+    def set_faults(self, item_id: str, codes: tuple[str, ...], reserve: Callable[[int], bool]) -> int:
         """The native codes (conditionId where none) of a CONDITION item's active Fault activations.
 
         A code that just became active and is new to the device gets its alarm series when the device
@@ -212,22 +212,21 @@ class DeviceAccount:
         until its next activation (a flood of alarms costs no budget lookups per observation). Returns
         how many codes that just became active got none.
         """
+        previous = self.faults.get(item_id, ())
+        self.faults[item_id] = codes
+        if codes == previous:
+            return 0
         condition = self.condition_types[item_id]
         booked = self.losses.alarms.get(condition, {})
-        previous = set(self.faults.get(item_id, ()))
-        codes = tuple(dict.fromkeys(codes))
         room = MAX_ALARMS_PER_DEVICE - self.losses.alarm_series()
         dropped = 0
-        for code in codes:
-            if code in previous or code in booked:
-                continue
+        for code in set(codes).difference(previous, booked):
             if room > 0 and reserve(1):
                 booked = self.losses.alarms.setdefault(condition, booked)
                 booked[code] = 0.0
                 room -= 1
             else:
                 dropped += 1
-        self.faults[item_id] = codes
         return dropped
 
     def program_for(self, component_id: str) -> str | None:
@@ -265,7 +264,7 @@ class DeviceAccount:
                 fault = fault or value == "fault"
                 condition = self.condition_types[item_id]
                 booked = self.losses.alarms.get(condition, {})
-                alarms.update((condition, code) for code in self.faults.get(item_id, ()) if code in booked)
+                alarms.update((condition, code) for code in booked.keys() & self.faults.get(item_id, ()))
         active_alarms = tuple(sorted(alarms))
         active_paths = [component for component, value in executions.items() if value == "ACTIVE"]
         active = bool(active_paths)
