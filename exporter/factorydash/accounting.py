@@ -8,12 +8,17 @@ one interval, booked with the rule of `timebook` and cut by the calendar into sp
 spans book `planned_busy` and the class's element, unplanned ones book
 `unplanned_production` while a path is ACTIVE. Every span also lands in the tally of its
 shift and its day, from which the shift and day gauges are read.
+
+The class also names the *cause* of a loss element (the EXECUTION state, mode or
+availability that put the device there) and the Fault activations active, so the same
+planned spans are split by cause and by alarm (`Losses`): the downtime Pareto comes from the
+booking itself, never from a second one.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -30,6 +35,24 @@ _KEPT_PERIODS = 4
 
 _DELAY_EXECUTIONS = frozenset({"FEED_HOLD", "INTERRUPTED", "OPTIONAL_STOP"})
 _MANUAL_MODES = frozenset({"MANUAL", "MANUAL_DATA_INPUT"})
+
+# Which path's EXECUTION names the cause when paths differ (docs/time-accounting.md section 5): a held or
+# interrupted path first (it explains the loss even beside an idle path), then explicit stops, waiting,
+# stops at a program's end, READY (the idle default, often of a second path) and values outside the
+# vocabulary (OTHER) last.
+EXECUTION_PRECEDENCE = (
+    "INTERRUPTED", "FEED_HOLD", "OPTIONAL_STOP", "STOPPED", "PROGRAM_STOPPED", "WAIT", "PROGRAM_OPTIONAL_STOP",
+    "PROGRAM_COMPLETED", "READY", "OTHER",
+)
+# The closed set of causes of each loss element, the label values of mtconnect_device_loss_seconds_total.
+LOSS_CAUSES: dict[str, tuple[str, ...]] = {
+    "delay": (*(state for state in EXECUTION_PRECEDENCE if state in _DELAY_EXECUTIONS), "FAULT"),
+    "down": tuple(state for state in EXECUTION_PRECEDENCE if state not in _DELAY_EXECUTIONS),
+    "setup": ("FUNCTIONAL_MODE_SETUP", "MANUAL_MODE"),
+    "unavailable": ("AVAILABILITY", "EXECUTION_UNAVAILABLE", "AGENT_RESTART"),
+}
+# Alarm series (condition type, native code) one device may keep: they are counters, kept for good.
+MAX_ALARMS_PER_DEVICE = 100
 
 
 class Role(Enum):
@@ -66,6 +89,8 @@ def role_of(item: DataItem) -> Role | None:
 class DeviceClass:
     element: str  # booked in planned time: unavailable, setup, production, delay or down
     active: bool  # a path is ACTIVE: booked as unplanned_production outside planned time
+    cause: str | None = None  # why the device is in a loss element (one of LOSS_CAUSES[element]); None: production
+    alarms: tuple[tuple[str, str], ...] = ()  # (condition type, native code) of the active Faults that have series
 
 
 @dataclass(slots=True)
@@ -82,6 +107,31 @@ class Tally:
         return Tally(dict(self.seconds), self.produced, self.good, self.bad, self.ideal)
 
 
+@dataclass(slots=True)
+class Losses:
+    """Planned seconds of the loss elements by cause, and planned seconds each Fault was active (totals
+    since the exporter started; shifts and days do not keep them)."""
+
+    causes: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {element: dict.fromkeys(causes, 0.0) for element, causes in LOSS_CAUSES.items()}
+    )
+    alarms: dict[str, dict[str, float]] = field(default_factory=dict)  # condition type -> native code -> seconds
+
+    def copy(self) -> Losses:
+        return Losses({element: dict(causes) for element, causes in self.causes.items()},
+                      {condition: dict(codes) for condition, codes in self.alarms.items()})
+
+    def add(self, device_class: DeviceClass, seconds: float) -> None:
+        """A planned span of `seconds` in `device_class`."""
+        if device_class.cause is not None:
+            self.causes[device_class.element][device_class.cause] += seconds
+        for condition, code in device_class.alarms:
+            self.alarms[condition][code] += seconds
+
+    def alarm_series(self) -> int:
+        return sum(len(codes) for codes in self.alarms.values())
+
+
 @dataclass(frozen=True, slots=True)
 class Period:
     """A shift or a day as the gauges show it."""
@@ -96,6 +146,7 @@ class AccountView:
     """A scrape's consistent picture of one device's account, the open interval's exposed part included."""
 
     totals: Tally
+    losses: Losses
     shift: Period | None
     previous_shift: Period | None
     day: Period | None
@@ -109,7 +160,10 @@ class DeviceAccount:
         self.device = device
         self.roles: dict[str, tuple[Role, str]] = {}  # data item id -> (role, component id)
         self.values: dict[str, str] = {}  # data item id -> latest value (condition: level)
+        self.condition_types: dict[str, str] = {}  # CONDITION data item id -> its type (SYSTEM, ...)
+        self.faults: dict[str, tuple[str, ...]] = {}  # CONDITION data item id -> native codes of its active Faults
         self.totals = Tally()
+        self.losses = Losses()
         self.shifts: dict[tuple[float, float], Tally] = {}
         self.days: dict[tuple[float, float], Tally] = {}
         self.current_class: DeviceClass | None = None
@@ -121,12 +175,17 @@ class DeviceAccount:
     def configure(self, items: Iterable[DataItem]) -> None:
         """The device's data items from a probe; values of items that are gone are forgotten."""
         roles = {}
+        condition_types = {}
         for item in items:
             role = role_of(item)
             if role is not None:
                 roles[item.id] = (role, item.component_id)
+            if role is Role.CONDITION:
+                condition_types[item.id] = item.type
         self.roles = roles
+        self.condition_types = condition_types
         self.values = {item_id: value for item_id, value in self.values.items() if item_id in roles}
+        self.faults = {item_id: codes for item_id, codes in self.faults.items() if item_id in roles}
 
     def _has(self, role: Role) -> bool:
         return any(known is role for known, _ in self.roles.values())
@@ -144,6 +203,31 @@ class DeviceAccount:
 
     def set_value(self, item_id: str, value: str) -> None:
         self.values[item_id] = value
+
+    def set_faults(self, item_id: str, codes: tuple[str, ...], reserve: Callable[[int], bool]) -> int:
+        """The native codes (conditionId where none) of a CONDITION item's active Fault activations.
+
+        A code that just became active and is new to the device gets its alarm series when the device
+        has room and `reserve` (the agent's series budget) grants one; one refused stays without a series
+        until its next activation (a flood of alarms costs no budget lookups per observation). Returns
+        how many codes that just became active got none.
+        """
+        previous = self.faults.get(item_id, ())
+        self.faults[item_id] = codes
+        if codes == previous:
+            return 0
+        condition = self.condition_types[item_id]
+        booked = self.losses.alarms.get(condition, {})
+        room = MAX_ALARMS_PER_DEVICE - self.losses.alarm_series()
+        dropped = 0
+        for code in set(codes).difference(previous, booked):
+            if room > 0 and reserve(1):
+                booked = self.losses.alarms.setdefault(condition, booked)
+                booked[code] = 0.0
+                room -= 1
+            else:
+                dropped += 1
+        return dropped
 
     def program_for(self, component_id: str) -> str | None:
         """The running PROGRAM of a path (the one on the same component), else the device's first known."""
@@ -165,6 +249,7 @@ class DeviceAccount:
         availability: list[str | None] = []
         functional_setup = False
         fault = False
+        alarms: set[tuple[str, str]] = set()
         for item_id, (role, component) in self.roles.items():
             value = self.values.get(item_id)
             if role is Role.EXECUTION:
@@ -177,21 +262,35 @@ class DeviceAccount:
                 functional_setup = functional_setup or value == "SETUP"
             elif role is Role.CONDITION:
                 fault = fault or value == "fault"
+                condition = self.condition_types[item_id]
+                booked = self.losses.alarms.get(condition, {})
+                alarms.update((condition, code) for code in booked.keys() & self.faults.get(item_id, ()))
+        active_alarms = tuple(sorted(alarms))
         active_paths = [component for component, value in executions.items() if value == "ACTIVE"]
         active = bool(active_paths)
-        if any(value != "AVAILABLE" for value in availability) or all(
-            value is None or value == UNAVAILABLE for value in executions.values()
-        ):
-            return DeviceClass("unavailable", active)
+        if any(value != "AVAILABLE" for value in availability):
+            return DeviceClass("unavailable", active, "AVAILABILITY", active_alarms)
+        if all(value is None or value == UNAVAILABLE for value in executions.values()):
+            return DeviceClass("unavailable", active, "EXECUTION_UNAVAILABLE", active_alarms)
         # A CONTROLLER_MODE on the path itself, else one declared elsewhere on the device (the controller).
         device_mode = next((value for component, value in modes.items() if component not in executions), None)
-        if functional_setup or any(modes.get(path, device_mode) in _MANUAL_MODES for path in active_paths):
-            return DeviceClass("setup", active)
+        if functional_setup:
+            return DeviceClass("setup", active, "FUNCTIONAL_MODE_SETUP", active_alarms)
+        if any(modes.get(path, device_mode) in _MANUAL_MODES for path in active_paths):
+            return DeviceClass("setup", active, "MANUAL_MODE", active_alarms)
         if active:
-            return DeviceClass("production", active)
-        if fault or any(value in _DELAY_EXECUTIONS for value in executions.values()):
-            return DeviceClass("delay", active)
-        return DeviceClass("down", active)
+            return DeviceClass("production", active, None, active_alarms)
+        # Not unavailable, so some path has a known EXECUTION: the first of the precedence names the cause.
+        execution = min(
+            (value if value in EXECUTION_PRECEDENCE else "OTHER" for value in executions.values()
+             if value is not None and value != UNAVAILABLE),
+            key=EXECUTION_PRECEDENCE.index,
+        )
+        if execution in _DELAY_EXECUTIONS:
+            return DeviceClass("delay", active, execution, active_alarms)
+        if fault:
+            return DeviceClass("delay", active, "FAULT", active_alarms)
+        return DeviceClass("down", active, execution, active_alarms)
 
     # -- booking ------------------------------------------------------------
 
@@ -222,7 +321,7 @@ class DeviceAccount:
     def book_instance_gap(self, start: float, end: float, calendar: Calendar) -> None:
         """The agent-clock gap between two agent instances: unavailable in planned time."""
         if 0 < end - start < MAX_INSTANCE_GAP_SECONDS:
-            self._book(start, end - start, DeviceClass("unavailable", False), calendar)
+            self._book(start, end - start, DeviceClass("unavailable", False, "AGENT_RESTART"), calendar)
 
     def add_parts(self, role: Role, count: float, stamp: Stamp, plan: DevicePlan, component_id: str,
                   calendar: Calendar) -> None:
@@ -253,7 +352,8 @@ class DeviceAccount:
 
     def _book(self, start: float, length: float, device_class: DeviceClass, calendar: Calendar) -> None:
         for span in calendar.spans(start, start + length):
-            _add_span(self._tallies(span.shift, span.day), span.planned, span.end - span.start, device_class)
+            _add_span(self._tallies(span.shift, span.day), self.losses, span.planned, span.end - span.start,
+                      device_class)
         self.frontier = start + length
 
     # -- reading ------------------------------------------------------------
@@ -261,6 +361,7 @@ class DeviceAccount:
     def view(self, agent_clock: float | None, plan: DevicePlan, calendar: Calendar) -> AccountView:
         """Totals, shifts and days including the open interval's exposed part; changes nothing."""
         totals = self.totals.copy()
+        losses = self.losses.copy()
         shifts = {key: tally for key, tally in self.shifts.items()}
         days = {key: tally for key, tally in self.days.items()}
         frontier = self.frontier
@@ -271,22 +372,24 @@ class DeviceAccount:
                 tallies = [totals, _copied(days, span.day)]
                 if span.shift is not None:
                     tallies.append(_copied(shifts, span.shift))
-                _add_span(tallies, span.planned, span.end - span.start, self.current_class)
+                _add_span(tallies, losses, span.planned, span.end - span.start, self.current_class)
             frontier = end
         has_ideal = plan.ideal_cycle_time is not None or bool(plan.ideal_cycle_times)
         if frontier is None:
-            return AccountView(totals, None, None, None, None, self.quality_source(plan), has_ideal)
+            return AccountView(totals, losses, None, None, None, None, self.quality_source(plan), has_ideal)
         shift_now = calendar.shift_at(frontier)
         shift, previous_shift = _current_and_previous(shifts, shift_now, frontier)
         day, previous_day = _current_and_previous(days, calendar.day_at(frontier), frontier)
-        return AccountView(totals, shift, previous_shift, day, previous_day, self.quality_source(plan), has_ideal)
+        return AccountView(totals, losses, shift, previous_shift, day, previous_day, self.quality_source(plan),
+                           has_ideal)
 
 
-def _add_span(tallies: list[Tally], planned: bool, seconds: float, device_class: DeviceClass) -> None:
+def _add_span(tallies: list[Tally], losses: Losses, planned: bool, seconds: float, device_class: DeviceClass) -> None:
     if planned:
         for tally in tallies:
             tally.seconds["planned_busy"] += seconds
             tally.seconds[device_class.element] += seconds
+        losses.add(device_class, seconds)
     elif device_class.active:
         for tally in tallies:
             tally.seconds["unplanned_production"] += seconds

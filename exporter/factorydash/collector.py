@@ -429,6 +429,24 @@ def _account(pairs: Pairs, view: AccountView, families: Families) -> None:
             render_labels((*pairs, ("element", element))),
             view.totals.seconds[element],
         )
+    for element, causes in view.losses.causes.items():
+        for cause, seconds in causes.items():
+            families.counter(
+                "mtconnect_device_loss_seconds_total",
+                "Seconds of the loss elements delay, down, setup and unavailable by the cause that put the device "
+                "there (docs/time-accounting.md section 5); per element they add up to its time element.",
+                render_labels((*pairs, ("element", element), ("cause", cause))),
+                seconds,
+            )
+    for condition, codes in view.losses.alarms.items():
+        for code, seconds in codes.items():
+            families.counter(
+                "mtconnect_device_alarm_seconds_total",
+                "Planned busy seconds during which a Fault activation of the condition was active, by native "
+                "code (conditionId without one).",
+                render_labels((*pairs, ("condition", condition), ("native_code", code))),
+                seconds,
+            )
     families.counter(
         "mtconnect_device_parts_produced_total", "Parts produced in planned busy time, across counter resets.",
         labels, view.totals.produced,

@@ -414,7 +414,7 @@ class ConditionTracker(Tracker):
     level: str = "unavailable"
     active: dict[str, Activation] = field(default_factory=dict)
     # Activations active beyond the series cap: no series, but known, so a repeat is no new onset.
-    unexported: dict[str, str] = field(default_factory=dict)  # key -> level
+    unexported: dict[str, Activation] = field(default_factory=dict)
     activations: dict[str, int] = field(default_factory=lambda: {"warning": 0, "fault": 0})
     # How many active + unexported activations are at each level: the level without a scan.
     active_levels: dict[str, int] = field(default_factory=lambda: {"warning": 0, "fault": 0})
@@ -444,19 +444,20 @@ class ConditionTracker(Tracker):
         )
         previous = self.active.get(key)
         if previous is None:
-            unexported_level = self.unexported.get(key)
+            unexported = self.unexported.get(key)
+            unexported_level = None if unexported is None else unexported.level
             if unexported_level != level:
                 self.activations[level] += 1
             if unexported_level is not None:
                 self._count_level(unexported_level, -1)
-                self.unexported[key] = level
+                self.unexported[key] = activation
                 self._count_level(level, 1)
                 self._relevel()
                 return
             if not self.reserve(1):
                 state.count_dropped(self.item, 1)
                 if len(self.unexported) < MAX_UNEXPORTED_ACTIVATIONS:
-                    self.unexported[key] = level
+                    self.unexported[key] = activation
                     self._count_level(level, 1)
                 self._relevel()
                 return
@@ -475,7 +476,7 @@ class ConditionTracker(Tracker):
 
     def replace_from_current(self, observations: list[Observation], state: AgentState) -> None:
         """A `/current` document lists every active activation: it replaces what we had."""
-        before = {key: activation.level for key, activation in self.active.items()} | self.unexported
+        before = {key: activation.level for key, activation in (*self.active.items(), *self.unexported.items())}
         self._clear_all()
         self.level = "normal"
         for observation in observations:
@@ -491,9 +492,9 @@ class ConditionTracker(Tracker):
         if removed is not None:
             self.give_back(1)
             self._count_level(removed.level, -1)
-        unexported_level = self.unexported.pop(key, None)
-        if unexported_level is not None:
-            self._count_level(unexported_level, -1)
+        unexported = self.unexported.pop(key, None)
+        if unexported is not None:
+            self._count_level(unexported.level, -1)
 
     def _clear_all(self) -> None:
         self.unexported.clear()
@@ -509,6 +510,15 @@ class ConditionTracker(Tracker):
     def _relevel(self) -> None:
         levels = self.active_levels
         self.level = "fault" if levels["fault"] else "warning" if levels["warning"] else "normal"
+
+    def fault_codes(self) -> tuple[str, ...]:
+        """Native codes (the conditionId where there is none) of the active Fault activations, with a
+        series or not: what the device's alarm seconds are booked for."""
+        return tuple(
+            activation.native_code or key
+            for key, activation in (*self.active.items(), *self.unexported.items())
+            if activation.level == "fault"
+        )
 
 
 def _activation_key(observation: Observation, state: AgentState) -> str:
@@ -962,13 +972,29 @@ class AgentState:
         if role in (Role.PARTS_ALL, Role.PARTS_GOOD, Role.PARTS_BAD):
             return  # counted by its tracker, when it has one
         if role is Role.CONDITION:
-            value = tracker.level if isinstance(tracker, ConditionTracker) else (observation.level or "unavailable")
+            if isinstance(tracker, ConditionTracker):
+                value, codes = tracker.level, tracker.fault_codes()
+            else:  # an item without a series: its latest observation is all that is known
+                value = observation.level or "unavailable"
+                code = _cap(observation.native_code or observation.condition_id, self.settings_label_limit)
+                codes = (code,) if value == "fault" else ()
+            self._set_faults(account, observation.data_item_id, codes)
         else:
             value = observation.value or UNAVAILABLE
         account.set_value(observation.data_item_id, value)
         if role is Role.PROGRAM or self.applying_current:
             return  # a /current's class is taken once the whole document is applied
         account.observe(self.stamp(observation, account.device), self.clock.before, self._calendar(account.device))
+
+    def _set_faults(self, account: DeviceAccount, item_id: str, codes: tuple[str, ...]) -> None:
+        dropped = account.set_faults(item_id, codes, self.budget.reserve)
+        if dropped:
+            self.counters.dropped_series += dropped
+            key = (account.device, "alarm series")
+            if key not in self._warned:
+                self._warned.add(key)
+                log.warning("agent=%s device=%s series cap reached: new alarms get no alarm seconds series",
+                            self.name, account.device)
 
     def _account_parts(self, tracker: NumericEventTracker, observation: Observation, count: float) -> None:
         entry = self._account_roles.get(observation.data_item_id)
@@ -1053,3 +1079,6 @@ class AgentState:
         with self.lock:
             self.retired = True
             self._release_series()
+            for account in self.accounts.values():
+                self.budget.release(account.losses.alarm_series())
+            self._account_roles = {}  # a late document books nothing (and reserves no alarm series)

@@ -66,11 +66,14 @@ class Timeline:
                                       next_=last + 1))
 
 
+CONDITION_ELEMENTS = ("Normal", "Warning", "Fault", "Unavailable")
+
+
 def current(creation: float, items: list[tuple[str, str, str, str, str]], **header_kw: object) -> object:
     """A /current at `creation`, every value stamped then: (item, value, element, component, component_id)."""
     observations = [
-        Obs(item, sequence, value, at(creation), element, "Condition" if element == "Normal" else "Events",
-            component, component_id, {"type": "SYSTEM"} if element == "Normal" else {})
+        Obs(item, sequence, value, at(creation), element, "Condition" if element in CONDITION_ELEMENTS else "Events",
+            component, component_id, {"type": "SYSTEM"} if element in CONDITION_ELEMENTS else {})
         for sequence, (item, value, element, component, component_id) in enumerate(items, start=1)
     ]
     return parse_document(streams(observations, creation_time=at(creation), first=1, last=len(items),

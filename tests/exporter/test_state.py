@@ -168,7 +168,8 @@ def test_the_series_cap_drops_new_series_and_counts_them():
     state.apply_sample(sample(condition(10, "Fault", 1, "A"), condition(11, "Fault", 1, "B")))
     tracker = state.trackers["system"]
     assert list(tracker.active) == ["A"]
-    assert state.counters.dropped_series == 1
+    # B's activation series, and the alarm seconds series of A and B (mtconnect_device_alarm_seconds_total)
+    assert state.counters.dropped_series == 3
     assert tracker.level == "fault"
 
 
@@ -202,7 +203,8 @@ def test_an_activation_beyond_the_cap_repeated_later_is_not_a_second_onset():
         state.apply_sample(sample(condition(sequence, "Fault", sequence, "A", "over the cap")))
     tracker = state.trackers["system"]
     assert tracker.activations["fault"] == 1 and tracker.active == {}
-    assert tracker.level == "fault" and state.counters.dropped_series == 1
+    # its activation series and its alarm seconds series, each counted once
+    assert tracker.level == "fault" and state.counters.dropped_series == 2
     state.apply_current(parse_document(streams([condition(20, "Fault", 20, "A", "over the cap")], next_=21, last=20)), initial=False)
     assert tracker.activations["fault"] == 1  # a resync still lists it: not new
     state.apply_sample(sample(condition(21, "Normal", 21, "A")))

@@ -184,6 +184,14 @@ MILL_TRACKED = 15  # every item but BLOCK (free text not enabled)
 # After messy_sample, EXECUTION keeps its four out-of-vocabulary values across re-probes (their counters
 # carry over while the item keeps its id and type): 3 series each.
 CARRIED_SERIES = 3 * 4
+BAD_MODEL_SERIES = 97
+
+
+def carried_series(cap: int) -> int:
+    """... and the device keeps the alarm seconds series of messy_sample's 30 fault codes (counters of the
+    device, kept across re-probes): all of them with room, else those that fit beside the bad model's
+    series and the execution states at one activation series and one alarm series each."""
+    return CARRIED_SERIES + min(30, (cap - BAD_MODEL_SERIES - CARRIED_SERIES) // 2)
 
 # The same items twice under the same ids, in a second device too: a leak per duplicate before.
 DUPLICATED_ITEMS = agentdocs.MILL_DATA_ITEMS.replace(
@@ -220,7 +228,7 @@ def test_a_thousand_re_probes_with_bad_then_good_models_return_the_budget_to_the
             state.apply_sample(messy)
             assert state.budget.used <= cap
             state.load_model(good)
-            expected = MILL_SERIES + CARRIED_SERIES
+            expected = MILL_SERIES + carried_series(cap)
             assert (state.budget.used, total.used) == (expected, expected), f"cycle {cycle}, cap {cap}"
         assert len(state.trackers) == MILL_TRACKED
         assert len(data_series(exposition([state]), "churn")) > 0
@@ -253,7 +261,7 @@ def test_re_probes_of_a_real_agent_with_messy_models_leave_the_fixed_model_fully
         scripted.script("current", Reply(agentdocs.current_mill(instance_id=fixed)))
         scripted.script("sample", Reply(agentdocs.streams([], first=1, last=6, next_=7, instance_id=fixed)))
         restart_and_follow(follower)
-        assert follower.state.budget.used == MILL_SERIES + CARRIED_SERIES, f"cycle {cycle}"
+        assert follower.state.budget.used == MILL_SERIES + carried_series(140), f"cycle {cycle}"
     assert follower.state.counters.restarts >= 49
     assert len(follower.state.trackers) == MILL_TRACKED
 
@@ -317,11 +325,15 @@ def test_a_flood_of_fault_codes_beyond_the_cap_costs_bounded_memory_and_constant
     state = follower.state
     with state.lock:
         condition = state.trackers["system"]
-        assert len(condition.active) == 10  # the ten series the cap left
+        # The ten series the cap left: five activations, each with the device's alarm seconds series.
+        assert len(condition.active) == 5
+        assert len(state.accounts["Mill"].losses.alarms["SYSTEM"]) == 5
         assert len(condition.unexported) == MAX_UNEXPORTED_ACTIVATIONS
         assert condition.activations["fault"] == 4 * batch  # every onset is still counted
         assert condition.level == "fault"
-        assert state.counters.dropped_series == 4 * batch - 10
+        # Every activation beyond the cap, and the alarm series of those remembered (the others are not
+        # known to the device's account at all).
+        assert state.counters.dropped_series == (4 * batch - 5) + MAX_UNEXPORTED_ACTIVATIONS
     assert state.budget.used == MILL_SERIES + 10
     # Before, each observation scanned every remembered activation: the fourth batch cost ~7x the first.
     assert seconds[3] < 2.5 * seconds[0], seconds
