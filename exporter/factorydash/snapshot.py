@@ -26,7 +26,7 @@ import logging
 from dataclasses import asdict, fields
 from typing import Any
 
-from .accounting import DeviceAccount, DeviceClass, Role, Tally
+from .accounting import DeviceAccount, DeviceClass, Losses, Role, Tally
 from .follower import AgentFollower, Phase
 from .parser import DataItem, Device, Header
 from .state import (
@@ -151,7 +151,13 @@ def encode_account(account: DeviceAccount, segments: Segments) -> Snapshot:
         "totals": asdict(account.totals),
         "shifts": [[start, end, asdict(tally)] for (start, end), tally in account.shifts.items()],
         "days": [[start, end, asdict(tally)] for (start, end), tally in account.days.items()],
-        "current_class": None if current is None else [current.element, current.active],
+        "condition_types": dict(account.condition_types),
+        "faults": {item_id: list(codes) for item_id, codes in account.faults.items()},
+        "losses": {"causes": {element: dict(causes) for element, causes in account.losses.causes.items()},
+                   "alarms": {condition: dict(codes) for condition, codes in account.losses.alarms.items()}},
+        "current_class": None if current is None else [
+            current.element, current.active, current.cause, [list(alarm) for alarm in current.alarms]
+        ],
         "since": encode_stamp(account.since, segments),
         "frontier": account.frontier,
     }
@@ -164,8 +170,18 @@ def decode_account(device: str, data: Snapshot, segments: Segments) -> DeviceAcc
     account.totals = decode_tally(data["totals"])
     account.shifts = {(float(start), float(end)): decode_tally(tally) for start, end, tally in data["shifts"]}
     account.days = {(float(start), float(end)): decode_tally(tally) for start, end, tally in data["days"]}
+    account.condition_types = {str(item_id): str(kind) for item_id, kind in data["condition_types"].items()}
+    account.faults = {str(item_id): tuple(str(code) for code in codes) for item_id, codes in data["faults"].items()}
+    losses = data["losses"]
+    account.losses = Losses(
+        {str(element): _floats(causes) for element, causes in losses["causes"].items()},
+        {str(condition): _floats(codes) for condition, codes in losses["alarms"].items()},
+    )
     current = data["current_class"]
-    account.current_class = None if current is None else DeviceClass(str(current[0]), bool(current[1]))
+    account.current_class = None if current is None else DeviceClass(
+        str(current[0]), bool(current[1]), _optional_str(current[2]),
+        tuple((str(condition), str(code)) for condition, code in current[3]),
+    )
     account.since = decode_stamp(data["since"], segments)
     account.frontier = _optional_float(data["frontier"])
     return account
@@ -194,7 +210,8 @@ def encode_tracker(tracker: Tracker, segments: Segments) -> Snapshot:
     elif isinstance(tracker, ConditionTracker):
         data |= {
             "level": tracker.level, "active": {key: asdict(a) for key, a in tracker.active.items()},
-            "unexported": dict(tracker.unexported), "activations": dict(tracker.activations),
+            "unexported": {key: asdict(a) for key, a in tracker.unexported.items()},
+            "activations": dict(tracker.activations),
         }
     else:
         raise TypeError(f"no snapshot for {type(tracker).__name__}")
@@ -224,13 +241,15 @@ def decode_tracker(data: Snapshot, segments: Segments) -> Snapshot:
             "parts_total": float(data["parts_total"]), "baseline": _optional_float(data["baseline"]),
             "pending_jump": _optional_float(data["pending_jump"]),
         }
-    if kind == "TextEventTracker":
+    if kind in ("TextEventTracker", "AdapterItemTracker"):  # an adapter item is a text event with a label role
         return {"kind": kind, "item": item, "value": _optional_str(data["value"])}
     if kind == "ConditionTracker":
         return {
             "kind": kind, "item": item, "level": str(data["level"]),
             "active": {str(key): Activation(**{n: str(v) for n, v in a.items()}) for key, a in data["active"].items()},
-            "unexported": {str(key): str(level) for key, level in data["unexported"].items()},
+            "unexported": {
+                str(key): Activation(**{n: str(v) for n, v in a.items()}) for key, a in data["unexported"].items()
+            },
             "activations": _ints(data["activations"]),
         }
     raise SnapshotInvalid(f"unknown tracker kind {kind!r}")
@@ -262,9 +281,9 @@ def restore_tracker(tracker: Tracker, values: Snapshot, state: AgentState) -> No
             if tracker.reserve(1):
                 tracker.active[key] = activation
             else:  # known, so its repeat is no new onset, but without a series (as when it was first seen)
-                tracker.unexported[key] = activation.level
-        for level in [activation.level for activation in tracker.active.values()] + list(tracker.unexported.values()):
-            tracker.active_levels[level] += 1
+                tracker.unexported[key] = activation
+        for activation in (*tracker.active.values(), *tracker.unexported.values()):
+            tracker.active_levels[activation.level] += 1
         tracker.level, tracker.activations = values["level"], values["activations"]
 
 
@@ -363,6 +382,8 @@ def restore_state(state: AgentState, values: Snapshot) -> None:
         state.device_last_observation = dict(values["device_last_observation"])
         state.timelines = dict(values["timelines"])
         state.accounts = dict(values["accounts"])
+        for account in state.accounts.values():
+            _reserve_alarm_series(account, state)
         trackers = values["trackers"]
         state.restore_model(values["schema_version"], values["devices"], values["declared_items"],
                             (saved["item"] for saved in trackers.values()))
@@ -370,6 +391,15 @@ def restore_state(state: AgentState, values: Snapshot) -> None:
             tracker = state.trackers.get(item_id)
             if tracker is not None and type(tracker).__name__ == saved["kind"]:
                 restore_tracker(tracker, saved, state)
+
+
+def _reserve_alarm_series(account: DeviceAccount, state: AgentState) -> None:
+    """Alarm seconds series count against the series cap: what the cap refuses now is dropped and counted."""
+    for condition, codes in account.losses.alarms.items():
+        for code in [code for code in codes if not state.budget.reserve(1)]:
+            del codes[code]
+            state.counters.dropped_series += 1
+    account.losses.alarms = {condition: codes for condition, codes in account.losses.alarms.items() if codes}
 
 
 # -- the follower and its state together ----------------------------------------------
