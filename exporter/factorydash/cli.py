@@ -16,7 +16,7 @@ from .exporter import Exporter
 from .follower import Phase
 from .storage import DEFAULT_INTERVAL_SECONDS, SnapshotStore, StorageError
 from .web import ExporterApp, WebServer, parse_listen_address
-from .webconfig import NO_WEB_CONFIG, BasicAuthChecker, WebConfig, load_web_config
+from .weblive import NO_WEB_SECURITY, LiveWebConfig, WebConfigSource
 
 log = logging.getLogger("factorydash")
 
@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cannot read configuration: {error}", file=sys.stderr)
         return 2
     try:
-        web_config = load_web_config(args.web_config_file) if args.web_config_file else NO_WEB_CONFIG
+        web: WebConfigSource = LiveWebConfig(args.web_config_file) if args.web_config_file else NO_WEB_SECURITY
     except ConfigError as error:
         print(f"invalid web configuration:\n{error}", file=sys.stderr)
         return 2
@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exporter.reload(new_config)
 
     try:
-        server = _server(exporter, reload if args.config_file else None, web_config, host, port)
+        server = WebServer(ExporterApp(exporter, reload if args.config_file else None, web), host, port, web)
     except OSError as error:
         print(f"cannot listen on {args.listen_address}: {error}", file=sys.stderr)
         return 1
@@ -185,12 +185,6 @@ def _check_coverage(config: Config) -> int:
     finally:
         exporter.stop()
     return 0 if answered else 1
-
-
-def _server(exporter: Exporter, reload, web_config: WebConfig, host: str, port: int) -> WebServer:
-    auth = BasicAuthChecker(web_config.users) if web_config.requires_auth else None
-    tls = web_config.tls.context() if web_config.tls is not None else None
-    return WebServer(ExporterApp(exporter, reload, auth), host, port, tls)
 
 
 def _safe_reload(reload) -> None:

@@ -11,7 +11,8 @@ import pytest
 from factorydash.config import ConfigError, parse_config
 from factorydash.exporter import Exporter
 from factorydash.web import ExporterApp, parse_listen_address
-from factorydash.webconfig import NO_WEB_CONFIG, BasicAuthChecker, parse_web_config
+from factorydash.webconfig import NO_WEB_CONFIG, BasicAuthChecker, WebConfig, parse_web_config
+from factorydash.weblive import StaticWebConfig
 
 HASH = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
 
@@ -62,7 +63,7 @@ def test_probe_refuses_anything_but_one_configured_agent_name(exporter: Exporter
 
 
 def test_with_basic_auth_every_path_needs_credentials(exporter: Exporter) -> None:
-    app = ExporterApp(exporter, auth=BasicAuthChecker({"prom": HASH.encode()}))
+    app = ExporterApp(exporter, web=StaticWebConfig(WebConfig(users={"prom": HASH.encode()})))
     for path in ("/metrics", "/", "/-/healthy", "/config", "/probe", "/nothing"):
         status, headers, _ = call(app, path)
         assert status.startswith("401") and headers["WWW-Authenticate"].startswith("Basic ")
@@ -99,7 +100,15 @@ def test_an_empty_web_config_changes_nothing() -> None:
         ("tls_config: {}", "tls_config: unknown key"),
         ("tls_server_config: {key_file: k}", "tls_server_config.cert_file: required"),
         ("tls_server_config: {cert_file: c, key_file: k, min_version: SSL3}", "min_version: 'SSL3' is not one of"),
-        ("tls_server_config: {cert_file: c, key_file: k, cipher_suites: [x]}", "cipher_suites: unknown or unsupported key"),
+        ("tls_server_config: {cert_file: c, key_file: k, cipher_suites: [TLS_RSA_WITH_RC4_128_SHA]}", "cipher_suites: 'TLS_RSA_WITH_RC4_128_SHA' is not one of"),
+        ("tls_server_config: {cert_file: c, key_file: k, curve_preferences: [X25519, CurveP256]}", "curve_preferences: Python's ssl module restricts"),
+        ("tls_server_config: {cert_file: c, key_file: k, curve_preferences: [P-256]}", "curve_preferences: 'P-256' is not one of CurveP256"),
+        ("tls_server_config: {cert_file: c, key_file: k, prefer_server_cipher_suites: yes please}", "expected true or false"),
+        ("tls_server_config: {cert_file: c, key_file: k, client_allowed_sans: [a]}", "needs client_auth_type RequireAndVerifyClientCert"),
+        ("http_server_config: {http3: true}", "http_server_config.http3: unknown or unsupported key"),
+        ("http_server_config: {headers: {X-Frame-Options: allow}}", "X-Frame-Options: 'allow' is not one of deny, sameorigin"),
+        ("http_server_config: {headers: {Server: factorydash}}", "headers.Server: not one of Content-Security-Policy"),
+        ("http_server_config: {http2: maybe}", "http_server_config.http2: expected true or false"),
         ("tls_server_config: {cert_file: c, key_file: k, client_auth_type: RequireAnyClientCert, client_ca_file: ca}", "is not supported"),
         ("tls_server_config: {cert_file: c, key_file: k, client_ca_file: ca}", "set client_auth_type too"),
         ("tls_server_config: {cert_file: c, key_file: k, client_auth_type: RequireAndVerifyClientCert}", "needs a client_ca_file"),
