@@ -135,16 +135,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     exporter = Exporter(config, storage=storage, storage_interval=args.storage_interval)
 
+    def load() -> Config:
+        if not args.config_file:
+            raise ConfigError(["no configuration file: agents came from --agent flags"])
+        return load_config(args.config_file)
+
     def reload() -> None:
         """Load and apply the config file again; logs and raises when it is invalid (the old one stays)."""
         try:
-            if not args.config_file:
-                raise ConfigError(["no configuration file: agents came from --agent flags"])
-            new_config = load_config(args.config_file)
+            exporter.reload_from(load)
         except ConfigError as error:
             log.error("reload failed, keeping the old configuration:\n%s", error)
             raise
-        exporter.reload(new_config)
 
     try:
         server = WebServer(ExporterApp(exporter, reload if args.config_file else None, web), host, port, web)

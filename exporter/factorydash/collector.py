@@ -20,6 +20,7 @@ import logging
 import platform
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from datetime import datetime, timezone
 
 from prometheus_client import generate_latest
@@ -44,6 +45,9 @@ from .state import (
     Tracker,
 )
 from .state import _cap as cap_label_value  # the one label-length rule
+
+if TYPE_CHECKING:
+    from .exporter import ReloadHealth
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +183,34 @@ class Families:
 
     def __iter__(self) -> Iterator[RenderedFamily]:
         return iter(self._families.values())
+
+
+class ReloadHealthCollector(Collector):
+    """Whether the last configuration reload worked: exporter-wide, so on plain /metrics only (as Prometheus'
+    own prometheus_config_last_reload_successful)."""
+
+    def __init__(self, health: Callable[[], ReloadHealth]) -> None:
+        self._health = health
+
+    def describe(self) -> list[RenderedFamily]:
+        return []
+
+    def collect(self) -> Iterator[RenderedFamily]:
+        health = self._health()
+        families = Families()
+        families.gauge(
+            "factorydash_config_last_reload_successful",
+            "1 if the last configuration reload (SIGHUP or /-/reload) succeeded or none was tried, else 0.",
+            "",
+            1 if health.successful else 0,
+        )
+        families.gauge(
+            "factorydash_config_last_reload_success_timestamp_seconds",
+            "Wall clock of the last successful configuration load (the start counts).",
+            "",
+            health.success_timestamp,
+        )
+        yield from families
 
 
 class FactorydashCollector(Collector):

@@ -32,7 +32,7 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from .collector import FactorydashCollector, render_metrics
+from .collector import FactorydashCollector, ReloadHealthCollector, render_metrics
 from .exporter import Exporter
 from .landing import DEFAULT_REFRESH_SECONDS, render_landing_page
 from .webconfig import REALM
@@ -59,6 +59,7 @@ class ExporterApp:
         self.web = web
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(FactorydashCollector(exporter.states, exporter.plan_for))
+        self.registry.register(ReloadHealthCollector(lambda: exporter.reload_health))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)

@@ -180,3 +180,39 @@ def test_wrong_passwords_cost_at_most_a_burst_of_bcrypt_checks_and_remembered_on
     assert not fresh.check(basic("prom", "s3cret"))  # during the flood a new client waits...
     clock.now += 3.0
     assert fresh.check(basic("prom", "s3cret"))  # ...until the bucket refills
+
+
+# -- reload health ---------------------------------------------------------------------------
+
+
+def exposed(app: ExporterApp, name: str, path: str = "/metrics", query: str = "") -> float | None:
+    body = call(app, path, query=query)[2].decode()
+    values = [line.split()[1] for line in body.splitlines() if line.startswith(name + " ")]
+    return float(values[0]) if values else None
+
+
+def test_reload_health_follows_each_reload_through_the_app_and_only_on_plain_metrics() -> None:
+    now = [1_000.0]
+    exporter = Exporter(parse_config('agents:\n  - {name: line1, url: "http://127.0.0.1:9/"}\n'), clock=lambda: now[0])
+    good = parse_config('agents:\n  - {name: line2, url: "http://127.0.0.1:9/"}\n')
+    outcome: list[object] = [ConfigError(["agents: at least one agent is required"])]
+
+    def load():
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]
+
+    app = ExporterApp(exporter, lambda: exporter.reload_from(load))
+    assert exposed(app, "factorydash_config_last_reload_successful") == 1  # the start is a successful load
+    assert exposed(app, "factorydash_config_last_reload_success_timestamp_seconds") == 1_000.0
+    now[0] = 1_060.0
+    assert call(app, "/-/reload", "POST")[0].startswith("500")
+    assert exposed(app, "factorydash_config_last_reload_successful") == 0
+    assert exposed(app, "factorydash_config_last_reload_success_timestamp_seconds") == 1_000.0  # still the start
+    now[0] = 1_120.0
+    outcome[0] = good
+    assert call(app, "/-/reload", "POST")[0].startswith("200")
+    assert list(exporter.agents) == ["line2"]
+    assert exposed(app, "factorydash_config_last_reload_successful") == 1
+    assert exposed(app, "factorydash_config_last_reload_success_timestamp_seconds") == 1_120.0
+    assert exposed(app, "factorydash_config_last_reload_successful", "/probe", "target=line2") is None
