@@ -34,7 +34,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from .collector import FactorydashCollector, ReloadHealthCollector, render_metrics
 from .exporter import Exporter
-from .landing import DEFAULT_REFRESH_SECONDS, render_landing_page
+from .landing import DEFAULT_REFRESH_SECONDS, render_landing_page, utc_text
 from .webconfig import REALM
 from .weblive import NO_WEB_SECURITY, WebConfigSource
 
@@ -81,7 +81,7 @@ class ExporterApp:
             if path == "/probe":
                 return self._probe(environ, start_response)
             if path in ("/-/healthy", "/health"):
-                return _text(start_response, "200 OK", "Healthy\n")
+                return _text(start_response, "200 OK", self._health())
             if path == "/-/reload":
                 return self._reload(method, start_response)
             if path == "/config":
@@ -94,6 +94,19 @@ class ExporterApp:
         except Exception:  # never let a bug take the server down
             log.exception("error serving %s", path)
             return _text(start_response, "500 Internal Server Error", "Internal error, see the exporter log\n")
+
+    def _health(self) -> str:
+        """Always 200: this is the exporter's health (a restart would not bring an agent back). The body says
+        which agents are down and why, for the person who opens it; alert on mtconnect_agent_up instead."""
+        states = self.exporter.states()
+        down = []
+        for state in states:
+            with state.lock:
+                if not state.up and state.down_since is not None:
+                    down.append(f"{state.name}: {state.last_error} (down since {utc_text(state.down_since)})")
+        if not down:
+            return "Healthy\n"
+        return f"Healthy (the exporter); {len(down)} of {len(states)} agents down:\n" + "".join(f"{line}\n" for line in down)
 
     def _metrics(self, environ: dict, start_response: StartResponse, registry: CollectorRegistry) -> Iterable[bytes]:
         body = render_metrics(registry)
