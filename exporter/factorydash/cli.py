@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from . import __version__
 from .config import Config, ConfigError, _parse_duration, config_from_agent_flags, load_config
 from .coverage import agent_coverage, coverage_text
-from .exporter import Exporter
+from .exporter import Exporter, agents_text
 from .follower import Phase
 from .storage import DEFAULT_INTERVAL_SECONDS, SnapshotStore, StorageError
 from .web import ExporterApp, WebServer, parse_listen_address
@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"invalid web configuration:\n{error}", file=sys.stderr)
         return 2
     if args.config_check:
-        print(f"configuration is valid: {len(config.agents)} agents")
+        print(f"configuration is valid: {agents_text(len(config.agents))}")
         return _check_coverage(config) if args.config_check_coverage else 0
     if args.config_check_coverage:
         print("--config.check.coverage needs --config.check", file=sys.stderr)
@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=_safe_reload, args=(reload,), daemon=True).start())
     exporter.start()
     server.start()
-    log.info("factorydash-exporter %s listening on %s, following %d agents", __version__, server.url, len(config.agents))
+    log.info("factorydash-exporter %s listening on %s, following %s", __version__, server.url, agents_text(len(config.agents)))
     stopping.wait()
     log.info("stopping")
     server.stop()

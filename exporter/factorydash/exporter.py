@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 ClientFactory = Callable[[AgentConfig, int], AgentClient]
 
 
+def agents_text(count: int) -> str:
+    """"1 agent", "3 agents": for log lines and messages."""
+    return f"{count} agent" if count == 1 else f"{count} agents"
+
+
 @dataclass(frozen=True, slots=True)
 class ReloadHealth:
     """How the last configuration (re)load went, as Prometheus reports its own: the start counts as a success."""
@@ -154,4 +159,4 @@ class Exporter:
             if self._started:
                 for followed in fresh:
                     followed.follower.start()
-            log.info("configuration reloaded: %d agents, %d (re)started", len(agents), len(fresh))
+            log.info("configuration reloaded: %s, %d (re)started", agents_text(len(agents)), len(fresh))

@@ -269,9 +269,24 @@ class WebServer:
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
-    """`HOST:PORT`, `:PORT` (all interfaces) or `[::1]:PORT`."""
+    """`HOST:PORT`, `:PORT` (all interfaces) or `[::1]:PORT`; the error says what is wrong with the text."""
+    expected = "expected HOST:PORT such as 127.0.0.1:9700, :9700 or [::1]:9700"
+    scheme, separator, rest = text.partition("://")
+    if separator:
+        return _refuse(text, f"a listen address has no scheme: use {rest.rstrip('/')!r} (TLS comes from --web.config.file)")
     host, colon, port = text.rpartition(":")
-    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"invalid listen address {text!r}: expected HOST:PORT")
-    host = host.strip("[]") or "0.0.0.0"
-    return host, int(port)
+    if not colon:
+        return _refuse(text, f"no port: {expected}")
+    if not port.isdigit():
+        return _refuse(text, f"the port {port!r} is not a number: {expected}")
+    if not 0 <= int(port) <= 65535:
+        return _refuse(text, f"the port {port} is out of range (0 to 65535)")
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        return _refuse(text, f"an IPv6 host goes in brackets: [{host}]:{port}")
+    if "/" in host:
+        return _refuse(text, f"a host has no path: {expected}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _refuse(text: str, why: str) -> tuple[str, int]:
+    raise ValueError(f"invalid --web.listen-address {text!r}: {why}")

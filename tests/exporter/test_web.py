@@ -132,10 +132,22 @@ def test_listen_addresses(text: str, expected: tuple[str, int]) -> None:
     assert parse_listen_address(text) == expected
 
 
-@pytest.mark.parametrize("text", ["9700", "host:port", "host:70000"])
-def test_invalid_listen_addresses_are_refused(text: str) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("http://127.0.0.1:9700", "a listen address has no scheme: use '127.0.0.1:9700' (TLS comes from --web.config.file)"),
+        ("https://0.0.0.0:9700/", "a listen address has no scheme: use '0.0.0.0:9700' (TLS comes from --web.config.file)"),
+        ("127.0.0.1:99999", "the port 99999 is out of range (0 to 65535)"),
+        ("9700", "no port: expected HOST:PORT such as 127.0.0.1:9700, :9700 or [::1]:9700"),
+        ("host:port", "the port 'port' is not a number: expected HOST:PORT such as 127.0.0.1:9700, :9700 or [::1]:9700"),
+        ("::1:9700", "an IPv6 host goes in brackets: [::1]:9700"),
+        ("127.0.0.1/metrics:9700", "a host has no path: expected HOST:PORT such as 127.0.0.1:9700, :9700 or [::1]:9700"),
+    ],
+)
+def test_invalid_listen_addresses_say_what_is_wrong(text: str, why: str) -> None:
+    with pytest.raises(ValueError) as caught:
         parse_listen_address(text)
+    assert str(caught.value) == f"invalid --web.listen-address {text!r}: {why}"
 
 
 # -- bcrypt under a flood of wrong passwords: ratios of bcrypt's own cost, never absolute times --------

@@ -135,6 +135,7 @@ def test_sighup_reloads_keeping_unchanged_agents_state_and_rejects_an_invalid_co
 ) -> None:
     process = exporter_process
     before = observations_once_following(process, shop)
+    assert ", following 1 agent\n" in process.log
 
     write_config(process.config, {"line1": simulator, "line2": simulator})
     process.process.send_signal(signal.SIGHUP)
