@@ -20,17 +20,17 @@ import logging
 import platform
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
-from prometheus_client.utils import floatToGoString
 
 from . import __version__
 from .accounting import ELEMENTS, AccountView, Period, good_parts, ratios
+from .floattext import float_text
 from .planning import DevicePlan, calendar_for
 from .vocabularies import ADAPTER_INFO_LABELS
 from .state import (
@@ -94,14 +94,6 @@ def _capped(state: AgentState, pairs: Pairs) -> Pairs:
     return tuple((name, cap_label_value(value, limit)) for name, value in pairs)
 
 
-def _number(value: float) -> str:
-    """A sample value; an agent's integer beyond float range is +Inf/-Inf, never an exception in a scrape."""
-    try:
-        return floatToGoString(value)
-    except OverflowError:
-        return "+Inf" if value > 0 else "-Inf"
-
-
 class RenderedFamily:
     """A metric family whose samples are lines of the text format (`name{labels} value`)."""
 
@@ -115,7 +107,7 @@ class RenderedFamily:
         self.lines: list[str] = []
 
     def add(self, sample_name: str, labels: str, value: float) -> None:
-        self.lines.append(f"{sample_name}{labels} {_number(value)}\n")
+        self.lines.append(f"{sample_name}{labels} {float_text(value)}\n")
 
     def text(self) -> str:
         name = self.name + "_total" if self.type == "counter" else self.name
