@@ -79,7 +79,6 @@ class LiveWebConfig:
         self._lock = threading.Lock()
         self._active = ActiveWebConfig.build(load_web_config(self.path))
         self._stamps = self._stamp(self._active.config)
-        self.reloads = 0  # successful re-reads after start, for tests and logs
 
     def _stamp(self, config: WebConfig) -> tuple[FileStamp, ...]:
         files = (self.path, *(config.tls.files if config.tls is not None else ()))
@@ -106,7 +105,6 @@ class LiveWebConfig:
             log.error("web config changed but does not load, keeping the previous one:\n%s", error)
             return
         self._stamps = self._stamp(config)  # the files it names now (a new cert_file path, say)
-        self.reloads += 1
         log.info("web config %s re-read: certificates, users and headers of new connections updated", self.path)
 
 
