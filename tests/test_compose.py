@@ -1,7 +1,9 @@
 """The docker compose stack: valid, self-contained in the repository, pinned.
 
 No Docker engine runs here; `docker-compose config` (Debian's 1.29) checks
-the file and resolves every variable with the values of .env.example.
+the file and resolves every variable with the values of .env.example, and
+the file is validated against the compose-spec JSON schema (Compose v2's
+format; v1 is end of life) as check-jsonschema ships it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +169,26 @@ def test_alertmanager_config_is_valid() -> None:
         timeout=30,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def compose_spec_check(path: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema with the compose-spec schema it vendors (no network)."""
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_the_compose_file_follows_the_compose_spec_schema() -> None:
+    result = compose_spec_check(REPO_ROOT / "docker-compose.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_compose_spec_check_catches_a_misspelt_service_key(tmp_path: Path) -> None:
+    stack = yaml.safe_load((REPO_ROOT / "docker-compose.yaml").read_text())
+    stack["services"]["exporter"]["readonly"] = True  # read_only, misspelt
+    broken = tmp_path / "docker-compose.yaml"
+    broken.write_text(yaml.safe_dump(stack))
+    result = compose_spec_check(broken)
+    assert result.returncode == 1
+    assert "$.services.exporter" in result.stdout and "'readonly' was unexpected" in result.stdout

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from . import __version__
 from .config import Config, ConfigError, _parse_duration, config_from_agent_flags, load_config
 from .coverage import agent_coverage, coverage_text
-from .exporter import Exporter
+from .exporter import Exporter, agents_text
 from .follower import Phase
 from .storage import DEFAULT_INTERVAL_SECONDS, SnapshotStore, StorageError
 from .web import ExporterApp, WebServer, parse_listen_address
-from .webconfig import NO_WEB_CONFIG, BasicAuthChecker, WebConfig, load_web_config
+from .weblive import NO_WEB_SECURITY, LiveWebConfig, WebConfigSource
 
 log = logging.getLogger("factorydash")
 
@@ -112,12 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cannot read configuration: {error}", file=sys.stderr)
         return 2
     try:
-        web_config = load_web_config(args.web_config_file) if args.web_config_file else NO_WEB_CONFIG
+        web: WebConfigSource = LiveWebConfig(args.web_config_file) if args.web_config_file else NO_WEB_SECURITY
     except ConfigError as error:
         print(f"invalid web configuration:\n{error}", file=sys.stderr)
         return 2
     if args.config_check:
-        print(f"configuration is valid: {len(config.agents)} agents")
+        print(f"configuration is valid: {agents_text(len(config.agents))}")
         return _check_coverage(config) if args.config_check_coverage else 0
     if args.config_check_coverage:
         print("--config.check.coverage needs --config.check", file=sys.stderr)
@@ -135,19 +135,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     exporter = Exporter(config, storage=storage, storage_interval=args.storage_interval)
 
+    def load() -> Config:
+        if not args.config_file:
+            raise ConfigError(["no configuration file: agents came from --agent flags"])
+        return load_config(args.config_file)
+
     def reload() -> None:
         """Load and apply the config file again; logs and raises when it is invalid (the old one stays)."""
         try:
-            if not args.config_file:
-                raise ConfigError(["no configuration file: agents came from --agent flags"])
-            new_config = load_config(args.config_file)
+            exporter.reload_from(load)
         except ConfigError as error:
             log.error("reload failed, keeping the old configuration:\n%s", error)
             raise
-        exporter.reload(new_config)
 
     try:
-        server = _server(exporter, reload if args.config_file else None, web_config, host, port)
+        server = WebServer(ExporterApp(exporter, reload if args.config_file else None, web), host, port, web)
     except OSError as error:
         print(f"cannot listen on {args.listen_address}: {error}", file=sys.stderr)
         return 1
@@ -158,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=_safe_reload, args=(reload,), daemon=True).start())
     exporter.start()
     server.start()
-    log.info("factorydash-exporter %s listening on %s, following %d agents", __version__, server.url, len(config.agents))
+    log.info("factorydash-exporter %s listening on %s, following %s", __version__, server.url, agents_text(len(config.agents)))
     stopping.wait()
     log.info("stopping")
     server.stop()
@@ -185,12 +187,6 @@ def _check_coverage(config: Config) -> int:
     finally:
         exporter.stop()
     return 0 if answered else 1
-
-
-def _server(exporter: Exporter, reload, web_config: WebConfig, host: str, port: int) -> WebServer:
-    auth = BasicAuthChecker(web_config.users) if web_config.requires_auth else None
-    tls = web_config.tls.context() if web_config.tls is not None else None
-    return WebServer(ExporterApp(exporter, reload, auth), host, port, tls)
 
 
 def _safe_reload(reload) -> None:

@@ -17,8 +17,11 @@ for three heartbeats is dead.
 from __future__ import annotations
 
 import contextlib
+import errno
+import http.client
 import re
 import socket
+import ssl
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -218,20 +221,67 @@ def _reads(response: requests.Response, deadline: Deadline, request: str, timed_
     except urllib3.exceptions.ReadTimeoutError:
         raise AgentRequestError("timeout", f"{request}: {timed_out}") from None
     except urllib3.exceptions.SSLError as error:
-        raise AgentRequestError("tls", f"{request}: TLS error: {_short(error)}") from None
+        raise AgentRequestError("tls", f"{request}: TLS error: {_tls_problem(error)}") from None
     except (urllib3.exceptions.HTTPError, OSError) as error:
-        raise AgentRequestError("connection", f"{request}: {_short(error)}") from None
+        raise AgentRequestError("connection", f"{request}: {_connection_problem(error)}") from None
 
 
 def _request_error(request: str, error: requests.exceptions.RequestException, timed_out: str) -> AgentRequestError:
-    """A requests failure as an AgentRequestError with its metric reason."""
+    """A requests failure as an AgentRequestError with its metric reason and a message a person reads
+    (the landing page and the log show it): "connection refused", never urllib3's retry wrapper text."""
     if isinstance(error, requests.exceptions.Timeout) or _read_timed_out(error):
         return AgentRequestError("timeout", f"{request}: {timed_out}")
     if isinstance(error, requests.exceptions.SSLError):
-        return AgentRequestError("tls", f"{request}: TLS error: {_short(error)}")
+        return AgentRequestError("tls", f"{request}: TLS error: {_tls_problem(error)}")
     if isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
-        return AgentRequestError("connection", f"{request}: {_short(error)}")
+        return AgentRequestError("connection", f"{request}: {_connection_problem(error)}")
     return AgentRequestError("http", f"{request}: {_short(error)}")
+
+
+# The usual ways a connection fails, by errno, as a person says them.
+_SOCKET_PROBLEMS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset by the agent",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+    errno.ECONNABORTED: "connection aborted",
+    errno.EPIPE: "connection closed by the agent",
+    errno.ETIMEDOUT: "connection timed out",
+}
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """`error` and everything it wraps: urllib3 hides the socket's error in `.reason`, in `args` and in
+    `__cause__`/`__context__`, depending on where it failed."""
+    pending, seen = [error], set()
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
+        pending.extend(item for item in wrapped if isinstance(item, BaseException))
+
+
+def _connection_problem(error: BaseException) -> str:
+    for cause in _causes(error):
+        if isinstance(cause, OSError) and cause.errno in _SOCKET_PROBLEMS:
+            return _SOCKET_PROBLEMS[cause.errno]
+        if isinstance(cause, (socket.gaierror, urllib3.exceptions.NameResolutionError)):
+            return "host name not found"
+        if isinstance(cause, (http.client.RemoteDisconnected, urllib3.exceptions.IncompleteRead)):
+            return "connection closed by the agent before the answer was complete"
+    return _short(error)
+
+
+def _tls_problem(error: BaseException) -> str:
+    for cause in _causes(error):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"certificate verify failed ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError) and cause.reason:
+            return cause.reason.replace("_", " ").lower()
+    return _short(error)
 
 
 def _read_timed_out(error: Exception) -> bool:

@@ -21,15 +21,16 @@ import platform
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
-from prometheus_client.utils import floatToGoString
 
 from . import __version__
 from .accounting import ELEMENTS, AccountView, Period, good_parts, ratios
+from .floattext import float_text
 from .planning import DevicePlan, calendar_for
 from .vocabularies import ADAPTER_INFO_LABELS
 from .state import (
@@ -44,6 +45,9 @@ from .state import (
     Tracker,
 )
 from .state import _cap as cap_label_value  # the one label-length rule
+
+if TYPE_CHECKING:
+    from .exporter import ReloadHealth
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +94,6 @@ def _capped(state: AgentState, pairs: Pairs) -> Pairs:
     return tuple((name, cap_label_value(value, limit)) for name, value in pairs)
 
 
-def _number(value: float) -> str:
-    """A sample value; an agent's integer beyond float range is +Inf/-Inf, never an exception in a scrape."""
-    try:
-        return floatToGoString(value)
-    except OverflowError:
-        return "+Inf" if value > 0 else "-Inf"
-
-
 class RenderedFamily:
     """A metric family whose samples are lines of the text format (`name{labels} value`)."""
 
@@ -111,7 +107,7 @@ class RenderedFamily:
         self.lines: list[str] = []
 
     def add(self, sample_name: str, labels: str, value: float) -> None:
-        self.lines.append(f"{sample_name}{labels} {_number(value)}\n")
+        self.lines.append(f"{sample_name}{labels} {float_text(value)}\n")
 
     def text(self) -> str:
         name = self.name + "_total" if self.type == "counter" else self.name
@@ -179,6 +175,34 @@ class Families:
 
     def __iter__(self) -> Iterator[RenderedFamily]:
         return iter(self._families.values())
+
+
+class ReloadHealthCollector(Collector):
+    """Whether the last configuration reload worked: exporter-wide, so on plain /metrics only (as Prometheus'
+    own prometheus_config_last_reload_successful)."""
+
+    def __init__(self, health: Callable[[], ReloadHealth]) -> None:
+        self._health = health
+
+    def describe(self) -> list[RenderedFamily]:
+        return []
+
+    def collect(self) -> Iterator[RenderedFamily]:
+        health = self._health()
+        families = Families()
+        families.gauge(
+            "factorydash_config_last_reload_successful",
+            "1 if the last configuration reload (SIGHUP or /-/reload) succeeded or none was tried, else 0.",
+            "",
+            1 if health.successful else 0,
+        )
+        families.gauge(
+            "factorydash_config_last_reload_success_timestamp_seconds",
+            "Wall clock of the last successful configuration load (the start counts).",
+            "",
+            health.success_timestamp,
+        )
+        yield from families
 
 
 class FactorydashCollector(Collector):

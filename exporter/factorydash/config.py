@@ -8,6 +8,7 @@ exporter/factorydash.example.yml is the commented reference of every key.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
@@ -262,6 +263,7 @@ class _Mapping(dict[Any, Any]):
     """A YAML mapping that remembers keys it saw twice (PyYAML silently keeps the last one)."""
 
     duplicate_keys: list[tuple[Any, int]]
+    key_lines: dict[Any, int]  # the line of each key, for messages
 
 
 class _Loader(yaml.SafeLoader):
@@ -272,6 +274,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
     loader.flatten_mapping(node)
     mapping = _Mapping()
     mapping.duplicate_keys = []
+    mapping.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         try:
@@ -282,6 +285,8 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
             ) from None
         if seen:
             mapping.duplicate_keys.append((key, key_node.start_mark.line + 1))
+        else:
+            mapping.key_lines[key] = key_node.start_mark.line + 1
         mapping[key] = loader.construct_object(value_node, deep=True)
     return mapping
 
@@ -450,6 +455,13 @@ def _parse_duration(value: object) -> float | None:
     return sum(float(number) * _DURATION_UNITS[unit] for number, unit in _DURATION_PART.findall(text))
 
 
+def _unknown_key(key: str, allowed: Sequence[str], line: int | None) -> str:
+    """"unknown key (line 3); did you mean "agents"?": where it is, and the likely intended key."""
+    message = "unknown key" if line is None else f"unknown key (line {line})"
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    return f'{message}; did you mean "{close[0]}"?' if close else message
+
+
 class _Reader:
     """Walks the parsed YAML, collecting problems instead of stopping at the first."""
 
@@ -476,7 +488,7 @@ class _Reader:
             if not isinstance(key, str):
                 self.problem(path, f"keys must be strings, got {_describe(key)}")
             elif key not in allowed:
-                self.problem(_join(path, key), "unknown key")
+                self.problem(_join(path, key), _unknown_key(key, allowed, getattr(value, "key_lines", {}).get(key)))
         for key in required:
             if key not in value:
                 self.problem(_join(path, key), "missing required key")

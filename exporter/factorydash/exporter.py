@@ -21,6 +21,19 @@ log = logging.getLogger(__name__)
 ClientFactory = Callable[[AgentConfig, int], AgentClient]
 
 
+def agents_text(count: int) -> str:
+    """"1 agent", "3 agents": for log lines and messages."""
+    return f"{count} agent" if count == 1 else f"{count} agents"
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadHealth:
+    """How the last configuration (re)load went, as Prometheus reports its own: the start counts as a success."""
+
+    successful: bool
+    success_timestamp: float  # wall clock of the last load that succeeded
+
+
 @dataclass(slots=True)
 class FollowedAgent:
     config: AgentConfig
@@ -60,12 +73,15 @@ class Exporter:
         client_factory: ClientFactory = AgentClient,
         storage: SnapshotStore | None = None,
         storage_interval: float = DEFAULT_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client_factory = client_factory
         self._writer = SnapshotWriter(storage, self.snapshots, storage_interval) if storage is not None else None
         self._lock = threading.Lock()
         self._started = False
+        self._clock = clock
         self.config = config
+        self.reload_health = ReloadHealth(True, clock())
         self.total_budget = SeriesBudget(config.settings.max_series_total)
         self.agents: dict[str, FollowedAgent] = {}
         for agent in config.agents:
@@ -109,6 +125,17 @@ class Exporter:
             if self._writer is not None:
                 self._writer.stop()  # after the followers: the last snapshot holds all they applied
 
+    def reload_from(self, load: Callable[[], Config]) -> None:
+        """`load` a new config and apply it, recording the outcome in `reload_health` (SIGHUP and /-/reload).
+        Raises what `load` raised; the old configuration then stays."""
+        try:
+            config = load()
+        except Exception:
+            self.reload_health = ReloadHealth(False, self.reload_health.success_timestamp)
+            raise
+        self.reload(config)
+        self.reload_health = ReloadHealth(True, self._clock())
+
     def reload(self, config: Config) -> None:
         """Apply a new config: unchanged agents keep their state and their follower."""
         with self._lock:
@@ -132,4 +159,4 @@ class Exporter:
             if self._started:
                 for followed in fresh:
                     followed.follower.start()
-            log.info("configuration reloaded: %d agents, %d (re)started", len(agents), len(fresh))
+            log.info("configuration reloaded: %s, %d (re)started", agents_text(len(agents)), len(fresh))

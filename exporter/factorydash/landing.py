@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from html import escape
 
 from . import __version__
@@ -60,13 +61,23 @@ def render_landing_page(states: Iterable[AgentState], refresh_seconds: int = DEF
 def _agent_row(state: AgentState) -> str:
     header = state.header
     lag = state.sequence_lag()
-    up = '<span class="up">up</span>' if state.up else '<span class="down">down</span>'
+    if state.up:
+        up = '<span class="up">up</span>'
+    elif state.down_since is None:
+        up = '<span class="down">connecting</span>'
+    else:
+        up = f'<span class="down">down</span> since {utc_text(state.down_since)}'
     return (
         f'<tr data-agent="{escape(state.name)}"><td>{escape(state.name)}</td><td>{escape(state.url)}</td>'
         f"<td>{up}</td><td>{escape(header.instance_id) if header else ''}</td>"
         f"<td>{'' if lag is None else lag}</td><td>{state.counters.observations}</td>"
         f"<td>{state.counters.lost}</td><td>{escape(state.last_error)}</td></tr>"
     )
+
+
+def utc_text(timestamp: float) -> str:
+    """A wall-clock moment as people read it on the page and in /-/healthy."""
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _device_rows(state: AgentState) -> list[str]:

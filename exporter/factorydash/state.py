@@ -620,6 +620,7 @@ class AgentState:
         self.up = False
         self.last_error = ""
         self.last_success: float | None = None  # exporter wall clock
+        self.down_since: float | None = None  # exporter wall clock of the first failure since the last success
         self.header: Header | None = None
         self.schema_version = ""
         self.devices: tuple[Device, ...] = ()  # without their data items (see load_model)
@@ -1021,11 +1022,14 @@ class AgentState:
             self.up = True
             self.last_error = ""
             self.last_success = time.time()
+            self.down_since = None
 
     def mark_failure(self, reason: str, message: str) -> None:
         with self.lock:
             self.up = False
             self.last_error = message
+            if self.down_since is None:
+                self.down_since = time.time()
         self.count_error(reason)
 
     def observe_duration(self, request: str, seconds: float) -> None:

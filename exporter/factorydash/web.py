@@ -4,8 +4,9 @@
 - `/probe?target=<agent name>`: one configured agent only, fresh registry per request.
 - `/-/healthy`, `/-/reload` (POST), `/config` (secrets redacted), `/` landing page.
 
-With a `--web.config.file`, every endpoint asks for basic auth and the
-server speaks TLS only (see webconfig.py). A scrape never waits on an agent
+With a `--web.config.file`, every endpoint asks for basic auth, every
+response carries its headers and the server speaks TLS only (see
+webconfig.py); the file is re-checked at each new connection (weblive.py). A scrape never waits on an agent
 (followers fill the state in their own threads), so a scrape always answers
 well within Prometheus' X-Prometheus-Scrape-Timeout-Seconds.
 """
@@ -31,10 +32,11 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from .collector import FactorydashCollector, render_metrics
+from .collector import FactorydashCollector, ReloadHealthCollector, render_metrics
 from .exporter import Exporter
-from .landing import DEFAULT_REFRESH_SECONDS, render_landing_page
-from .webconfig import REALM, BasicAuthChecker
+from .landing import DEFAULT_REFRESH_SECONDS, render_landing_page, utc_text
+from .webconfig import REALM
+from .weblive import NO_WEB_SECURITY, WebConfigSource
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +47,19 @@ Reloader = Callable[[], None]
 class ExporterApp:
     """WSGI application. `reload` re-reads the configuration (raises on an invalid one).
 
-    With `auth`, every endpoint (the health check too) needs valid basic auth credentials.
+    With basic auth users in `web`, every endpoint (the health check too) needs valid credentials;
+    its headers go on every response.
     """
 
     def __init__(
-        self, exporter: Exporter, reload: Reloader | None = None, auth: BasicAuthChecker | None = None
+        self, exporter: Exporter, reload: Reloader | None = None, web: WebConfigSource = NO_WEB_SECURITY
     ) -> None:
         self.exporter = exporter
         self.reload = reload
-        self.auth = auth
+        self.web = web
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(FactorydashCollector(exporter.states, exporter.plan_for))
+        self.registry.register(ReloadHealthCollector(lambda: exporter.reload_health))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
@@ -63,7 +67,10 @@ class ExporterApp:
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         method = environ.get("REQUEST_METHOD", "GET")
-        if self.auth is not None and not self.auth.check(environ.get("HTTP_AUTHORIZATION")):
+        web = self.web.current()
+        if web.headers:
+            start_response = _with_headers(start_response, web.headers)
+        if web.auth is not None and not web.auth.check(environ.get("HTTP_AUTHORIZATION")):
             return _respond(
                 start_response, "401 Unauthorized", "text/plain; charset=utf-8", b"Unauthorized\n",
                 [("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')],
@@ -74,7 +81,7 @@ class ExporterApp:
             if path == "/probe":
                 return self._probe(environ, start_response)
             if path in ("/-/healthy", "/health"):
-                return _text(start_response, "200 OK", "Healthy\n")
+                return _text(start_response, "200 OK", self._health())
             if path == "/-/reload":
                 return self._reload(method, start_response)
             if path == "/config":
@@ -87,6 +94,19 @@ class ExporterApp:
         except Exception:  # never let a bug take the server down
             log.exception("error serving %s", path)
             return _text(start_response, "500 Internal Server Error", "Internal error, see the exporter log\n")
+
+    def _health(self) -> str:
+        """Always 200: this is the exporter's health (a restart would not bring an agent back). The body says
+        which agents are down and why, for the person who opens it; alert on mtconnect_agent_up instead."""
+        states = self.exporter.states()
+        down = []
+        for state in states:
+            with state.lock:
+                if not state.up and state.down_since is not None:
+                    down.append(f"{state.name}: {state.last_error} (down since {utc_text(state.down_since)})")
+        if not down:
+            return "Healthy\n"
+        return f"Healthy (the exporter); {len(down)} of {len(states)} agents down:\n" + "".join(f"{line}\n" for line in down)
 
     def _metrics(self, environ: dict, start_response: StartResponse, registry: CollectorRegistry) -> Iterable[bytes]:
         body = render_metrics(registry)
@@ -123,6 +143,13 @@ class ExporterApp:
         return _text(start_response, "200 OK", "Reloaded\n")
 
 
+def _with_headers(start_response: StartResponse, headers: tuple[tuple[str, str], ...]) -> StartResponse:
+    def start(status: str, response_headers: list, *args: object) -> object:
+        return start_response(status, [*response_headers, *headers], *args)
+
+    return start
+
+
 def _refresh_seconds(environ: dict) -> int:
     """`/?refresh=N`: how often the landing page reloads itself (1 to 3600 s)."""
     values = parse_qs(environ.get("QUERY_STRING", "")).get("refresh", [])
@@ -152,17 +179,23 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = LISTEN_BACKLOG
-    tls: ssl.SSLContext | None = None
+    web: WebConfigSource = NO_WEB_SECURITY
 
     def finish_request(self, request: socket.socket, client_address: object) -> None:
         # The TLS handshake runs here, in the request's own thread: a client that never completes
-        # it stalls only itself, never the accept loop.
-        if self.tls is not None:
+        # it stalls only itself, never the accept loop. Each connection gets the web config as it is
+        # now, so a renewed certificate is served from the next connection on.
+        web = self.web.current()
+        if web.tls is not None and web.config.tls is not None:
             request.settimeout(CLIENT_TIMEOUT_SECONDS)
             try:
-                request = self.tls.wrap_socket(request, server_side=True)
+                request = web.tls.wrap_socket(request, server_side=True)
             except (ssl.SSLError, OSError) as error:
                 log.debug("TLS handshake with %s failed: %s", client_address, error)
+                return
+            if not web.config.tls.allows_peer(request.getpeercert()):
+                log.debug("client certificate of %s has none of client_allowed_sans", client_address)
+                request.close()
                 return
         super().finish_request(request, client_address)
 
@@ -210,12 +243,12 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class WebServer:
-    """Serves a WSGI app on host:port in a background thread; HTTPS when given a TLS context."""
+    """Serves a WSGI app on host:port in a background thread; HTTPS when the web config has TLS."""
 
-    def __init__(self, app: Callable, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, app: Callable, host: str, port: int, web: WebConfigSource = NO_WEB_SECURITY) -> None:
         server_class = _IPv6WSGIServer if ":" in host else _ThreadingWSGIServer
         self.server = make_server(host, port, app, server_class=server_class, handler_class=_QuietHandler)
-        self.server.tls = tls
+        self.server.web = web
         self.host, self.port = self.server.server_address[:2]
         self._thread = threading.Thread(
             target=self.server.serve_forever, args=(POLL_SECONDS,), name="web", daemon=True
@@ -223,7 +256,7 @@ class WebServer:
 
     @property
     def url(self) -> str:
-        scheme = "https" if self.server.tls is not None else "http"
+        scheme = "https" if self.server.web.current().tls is not None else "http"
         host = f"[{self.host}]" if ":" in str(self.host) else self.host
         return f"{scheme}://{host}:{self.port}/"
 
@@ -236,9 +269,24 @@ class WebServer:
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
-    """`HOST:PORT`, `:PORT` (all interfaces) or `[::1]:PORT`."""
+    """`HOST:PORT`, `:PORT` (all interfaces) or `[::1]:PORT`; the error says what is wrong with the text."""
+    expected = "expected HOST:PORT such as 127.0.0.1:9700, :9700 or [::1]:9700"
+    scheme, separator, rest = text.partition("://")
+    if separator:
+        return _refuse(text, f"a listen address has no scheme: use {rest.rstrip('/')!r} (TLS comes from --web.config.file)")
     host, colon, port = text.rpartition(":")
-    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"invalid listen address {text!r}: expected HOST:PORT")
-    host = host.strip("[]") or "0.0.0.0"
-    return host, int(port)
+    if not colon:
+        return _refuse(text, f"no port: {expected}")
+    if not port.isdigit():
+        return _refuse(text, f"the port {port!r} is not a number: {expected}")
+    if not 0 <= int(port) <= 65535:
+        return _refuse(text, f"the port {port} is out of range (0 to 65535)")
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        return _refuse(text, f"an IPv6 host goes in brackets: [{host}]:{port}")
+    if "/" in host:
+        return _refuse(text, f"a host has no path: {expected}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _refuse(text: str, why: str) -> tuple[str, int]:
+    raise ValueError(f"invalid --web.listen-address {text!r}: {why}")

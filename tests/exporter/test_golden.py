@@ -25,7 +25,8 @@ FIXTURES = HERE / "fixtures"
 GOLDEN = HERE / "golden"
 NON_DETERMINISTIC = re.compile(
     r"^(process_|python_|factorydash_build_info|mtconnect_agent_request_duration_seconds"
-    r"|mtconnect_agent_last_success_timestamp_seconds|mtconnect_device_last_observation_timestamp_seconds)"
+    r"|mtconnect_agent_last_success_timestamp_seconds|mtconnect_device_last_observation_timestamp_seconds"
+    r"|factorydash_config_last_reload_success_timestamp_seconds)"
 )
 
 

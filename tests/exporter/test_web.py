@@ -11,7 +11,8 @@ import pytest
 from factorydash.config import ConfigError, parse_config
 from factorydash.exporter import Exporter
 from factorydash.web import ExporterApp, parse_listen_address
-from factorydash.webconfig import NO_WEB_CONFIG, BasicAuthChecker, parse_web_config
+from factorydash.webconfig import NO_WEB_CONFIG, BasicAuthChecker, WebConfig, parse_web_config
+from factorydash.weblive import StaticWebConfig
 
 HASH = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
 
@@ -62,7 +63,7 @@ def test_probe_refuses_anything_but_one_configured_agent_name(exporter: Exporter
 
 
 def test_with_basic_auth_every_path_needs_credentials(exporter: Exporter) -> None:
-    app = ExporterApp(exporter, auth=BasicAuthChecker({"prom": HASH.encode()}))
+    app = ExporterApp(exporter, web=StaticWebConfig(WebConfig(users={"prom": HASH.encode()})))
     for path in ("/metrics", "/", "/-/healthy", "/config", "/probe", "/nothing"):
         status, headers, _ = call(app, path)
         assert status.startswith("401") and headers["WWW-Authenticate"].startswith("Basic ")
@@ -99,7 +100,15 @@ def test_an_empty_web_config_changes_nothing() -> None:
         ("tls_config: {}", "tls_config: unknown key"),
         ("tls_server_config: {key_file: k}", "tls_server_config.cert_file: required"),
         ("tls_server_config: {cert_file: c, key_file: k, min_version: SSL3}", "min_version: 'SSL3' is not one of"),
-        ("tls_server_config: {cert_file: c, key_file: k, cipher_suites: [x]}", "cipher_suites: unknown or unsupported key"),
+        ("tls_server_config: {cert_file: c, key_file: k, cipher_suites: [TLS_RSA_WITH_RC4_128_SHA]}", "cipher_suites: 'TLS_RSA_WITH_RC4_128_SHA' is not one of"),
+        ("tls_server_config: {cert_file: c, key_file: k, curve_preferences: [X25519, CurveP256]}", "curve_preferences: Python's ssl module restricts"),
+        ("tls_server_config: {cert_file: c, key_file: k, curve_preferences: [P-256]}", "curve_preferences: 'P-256' is not one of CurveP256"),
+        ("tls_server_config: {cert_file: c, key_file: k, prefer_server_cipher_suites: yes please}", "expected true or false"),
+        ("tls_server_config: {cert_file: c, key_file: k, client_allowed_sans: [a]}", "needs client_auth_type RequireAndVerifyClientCert"),
+        ("http_server_config: {http3: true}", "http_server_config.http3: unknown or unsupported key"),
+        ("http_server_config: {headers: {X-Frame-Options: allow}}", "X-Frame-Options: 'allow' is not one of deny, sameorigin"),
+        ("http_server_config: {headers: {Server: factorydash}}", "headers.Server: not one of Content-Security-Policy"),
+        ("http_server_config: {http2: maybe}", "http_server_config.http2: expected true or false"),
         ("tls_server_config: {cert_file: c, key_file: k, client_auth_type: RequireAnyClientCert, client_ca_file: ca}", "is not supported"),
         ("tls_server_config: {cert_file: c, key_file: k, client_ca_file: ca}", "set client_auth_type too"),
         ("tls_server_config: {cert_file: c, key_file: k, client_auth_type: RequireAndVerifyClientCert}", "needs a client_ca_file"),
@@ -123,10 +132,22 @@ def test_listen_addresses(text: str, expected: tuple[str, int]) -> None:
     assert parse_listen_address(text) == expected
 
 
-@pytest.mark.parametrize("text", ["9700", "host:port", "host:70000"])
-def test_invalid_listen_addresses_are_refused(text: str) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("http://127.0.0.1:9700", "a listen address has no scheme: use '127.0.0.1:9700' (TLS comes from --web.config.file)"),
+        ("https://0.0.0.0:9700/", "a listen address has no scheme: use '0.0.0.0:9700' (TLS comes from --web.config.file)"),
+        ("127.0.0.1:99999", "the port 99999 is out of range (0 to 65535)"),
+        ("9700", "no port: expected HOST:PORT such as 127.0.0.1:9700, :9700 or [::1]:9700"),
+        ("host:port", "the port 'port' is not a number: expected HOST:PORT such as 127.0.0.1:9700, :9700 or [::1]:9700"),
+        ("::1:9700", "an IPv6 host goes in brackets: [::1]:9700"),
+        ("127.0.0.1/metrics:9700", "a host has no path: expected HOST:PORT such as 127.0.0.1:9700, :9700 or [::1]:9700"),
+    ],
+)
+def test_invalid_listen_addresses_say_what_is_wrong(text: str, why: str) -> None:
+    with pytest.raises(ValueError) as caught:
         parse_listen_address(text)
+    assert str(caught.value) == f"invalid --web.listen-address {text!r}: {why}"
 
 
 # -- bcrypt under a flood of wrong passwords: ratios of bcrypt's own cost, never absolute times --------
@@ -171,3 +192,39 @@ def test_wrong_passwords_cost_at_most_a_burst_of_bcrypt_checks_and_remembered_on
     assert not fresh.check(basic("prom", "s3cret"))  # during the flood a new client waits...
     clock.now += 3.0
     assert fresh.check(basic("prom", "s3cret"))  # ...until the bucket refills
+
+
+# -- reload health ---------------------------------------------------------------------------
+
+
+def exposed(app: ExporterApp, name: str, path: str = "/metrics", query: str = "") -> float | None:
+    body = call(app, path, query=query)[2].decode()
+    values = [line.split()[1] for line in body.splitlines() if line.startswith(name + " ")]
+    return float(values[0]) if values else None
+
+
+def test_reload_health_follows_each_reload_through_the_app_and_only_on_plain_metrics() -> None:
+    now = [1_000.0]
+    exporter = Exporter(parse_config('agents:\n  - {name: line1, url: "http://127.0.0.1:9/"}\n'), clock=lambda: now[0])
+    good = parse_config('agents:\n  - {name: line2, url: "http://127.0.0.1:9/"}\n')
+    outcome: list[object] = [ConfigError(["agents: at least one agent is required"])]
+
+    def load():
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]
+
+    app = ExporterApp(exporter, lambda: exporter.reload_from(load))
+    assert exposed(app, "factorydash_config_last_reload_successful") == 1  # the start is a successful load
+    assert exposed(app, "factorydash_config_last_reload_success_timestamp_seconds") == 1_000.0
+    now[0] = 1_060.0
+    assert call(app, "/-/reload", "POST")[0].startswith("500")
+    assert exposed(app, "factorydash_config_last_reload_successful") == 0
+    assert exposed(app, "factorydash_config_last_reload_success_timestamp_seconds") == 1_000.0  # still the start
+    now[0] = 1_120.0
+    outcome[0] = good
+    assert call(app, "/-/reload", "POST")[0].startswith("200")
+    assert list(exporter.agents) == ["line2"]
+    assert exposed(app, "factorydash_config_last_reload_successful") == 1
+    assert exposed(app, "factorydash_config_last_reload_success_timestamp_seconds") == 1_120.0
+    assert exposed(app, "factorydash_config_last_reload_successful", "/probe", "target=line2") is None

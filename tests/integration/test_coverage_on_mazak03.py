@@ -88,7 +88,7 @@ def test_config_check_coverage_prints_the_same_per_agent(agent_url: str, tmp_pat
 
     out = capsys.readouterr().out.splitlines()
     items = _followed_items(agent_url)
-    assert out[0] == "configuration is valid: 1 agents"
+    assert out[0] == "configuration is valid: 1 agent"
     assert out[1].startswith("agent mazak: ") and out[1].endswith(f" of {len(items)} data items have series")
     assert "    Mazak03 Mazak03-path_27 EVENT x:TOOL_SUFFIX" in out
     assert "  device GFAgie01 not followed (devices filter): 23 data items" in out

@@ -114,17 +114,22 @@ def test_the_landing_page_shows_every_machine_and_updates_as_the_state_changes()
             for name in machines:
                 row = next(row for row in rows if name in row)
                 assert "AVAILABLE" in row and any(state in row for state in ("ACTIVE", "READY", "FEED_HOLD", "INTERRUPTED", "STOPPED", "PROGRAM_COMPLETED"))
-            target = machines[1]
-            shop.schedule(shop.now(), ConditionFault(target, duration=3600, native_code="F4711", text="SPINDLE <b>OVERHEAT</b>"))
+            target, hostile = machines[1], machines[2]
+            shop.schedule(shop.now(), ConditionFault(target, duration=3600, native_code="F4711", text="SPINDLE OVERHEAT"))
             shop.advance(5)
             rows = rows_until(browser, lambda rows: any(target in row and "F4711" in row for row in rows))
-            row = next(row for row in rows if target in row)
-            assert "fault F4711 SPINDLE <b>OVERHEAT</b>" in row  # shown as text: the agent's markup is escaped
-            assert browser.run("return document.querySelectorAll('#devices b').length") == 0
+            assert "fault F4711 SPINDLE OVERHEAT" in next(row for row in rows if target in row)
+            # The README's picture: a realistic alarm, taken before the escaping check below adds markup text.
             picture = browser.screenshot()
             assert picture.startswith(b"\x89PNG") and len(picture) > 10_000
             if os.environ.get("UPDATE_SCREENSHOT"):
                 (ROOT / "docs" / "landing-page.png").write_bytes(picture)
+
+            shop.schedule(shop.now(), ConditionFault(hostile, duration=3600, native_code="X1", text="<b>INJECTED</b>"))
+            shop.advance(5)
+            rows = rows_until(browser, lambda rows: any(hostile in row and "X1" in row for row in rows))
+            assert "fault X1 <b>INJECTED</b>" in next(row for row in rows if hostile in row)  # text: markup escaped
+            assert browser.run("return document.querySelectorAll('#devices b').length") == 0
         finally:
             if browser is not None:
                 browser.close()

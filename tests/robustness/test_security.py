@@ -22,7 +22,7 @@ import yaml
 from factorydash.config import parse_config
 from factorydash.exporter import Exporter
 from factorydash.web import ExporterApp, WebServer
-from factorydash.webconfig import BasicAuthChecker, parse_web_config
+from factorydash.weblive import LiveWebConfig
 from tests.conftest import ROOT, require_program
 from tests.exporter import agentdocs
 
@@ -49,9 +49,10 @@ def idle_exporter(url: str = "http://127.0.0.1:9/") -> Exporter:
 
 
 def serve(tmp_path: Path, web_config: str) -> WebServer:
-    config = parse_web_config(web_config, base_dir=tmp_path)
-    auth = BasicAuthChecker(config.users) if config.requires_auth else None
-    server = WebServer(ExporterApp(idle_exporter(), auth=auth), "127.0.0.1", 0, config.tls.context() if config.tls else None)
+    """The exporter's server as `--web.config.file web.yml` starts it (the file stays live)."""
+    (tmp_path / "web.yml").write_text(web_config)
+    web = LiveWebConfig(tmp_path / "web.yml")
+    server = WebServer(ExporterApp(idle_exporter(), web=web), "127.0.0.1", 0, web)
     server.start()
     return server
 

@@ -63,6 +63,11 @@ class ExporterProcess:
         match = re.search(rf'^{name}\{{agent="{agent}"\}} (\S+)$', self.get("metrics")[1], re.MULTILINE)
         return float(match.group(1)) if match else None
 
+    def exporter_value(self, name: str) -> float:
+        match = re.search(rf"^{name} (\S+)$", self.get("metrics")[1], re.MULTILINE)
+        assert match, name
+        return float(match.group(1))
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -130,6 +135,7 @@ def test_sighup_reloads_keeping_unchanged_agents_state_and_rejects_an_invalid_co
 ) -> None:
     process = exporter_process
     before = observations_once_following(process, shop)
+    assert ", following 1 agent\n" in process.log
 
     write_config(process.config, {"line1": simulator, "line2": simulator})
     process.process.send_signal(signal.SIGHUP)
@@ -138,10 +144,16 @@ def test_sighup_reloads_keeping_unchanged_agents_state_and_rejects_an_invalid_co
     shop.advance(60)
     wait_until(lambda: process.value("mtconnect_agent_observations_total", "line1") > before)
 
+    assert process.exporter_value("factorydash_config_last_reload_successful") == 1
+    succeeded_at = process.exporter_value("factorydash_config_last_reload_success_timestamp_seconds")
+    assert abs(succeeded_at - time.time()) < 60
+
     process.config.write_text("agents: []\n")
     process.process.send_signal(signal.SIGHUP)
     # The record spans lines and stderr is read line by line: wait for the problem itself.
     wait_until(lambda: "agents" in process.log.partition("reload failed, keeping the old configuration")[2])
+    assert process.exporter_value("factorydash_config_last_reload_successful") == 0
+    assert process.exporter_value("factorydash_config_last_reload_success_timestamp_seconds") == succeeded_at
     assert process.value("mtconnect_agent_up", "line1") == 1
     assert process.value("mtconnect_agent_up", "line2") == 1
     assert process.process.poll() is None
@@ -160,8 +172,10 @@ def test_post_reload_answers_what_happened_and_keeps_the_old_config_when_the_new
     assert body.startswith("reload failed, old config kept")
     assert "url" in body
     wait_until(lambda: "reload failed, keeping the old configuration" in process.log)
+    assert process.exporter_value("factorydash_config_last_reload_successful") == 0
 
     write_config(process.config, {"line1": simulator, "line3": simulator})
     assert process.get("-/reload", method="POST") == (200, "Reloaded\n")
+    assert process.exporter_value("factorydash_config_last_reload_successful") == 1
     wait_until(lambda: process.value("mtconnect_agent_up", "line3") == 1)
     assert process.value("mtconnect_agent_observations_total", "line1") >= before
