@@ -25,8 +25,6 @@ from .states import AMBER, EMERGENCY_STOP, EXECUTION, GREEN
 
 TOP = 10
 STOP_STATES = 'state=~"FEED_HOLD|INTERRUPTED|STOPPED|PROGRAM_STOPPED"'
-# Execution states in which planned time is booked as delay or down (docs/time-accounting.md).
-LOSS_STATES = 'state!~"ACTIVE|UNAVAILABLE"'
 
 
 def increase_over_range(metric: str, *matchers: str) -> str:
@@ -49,7 +47,6 @@ def longest_stops() -> list[Json]:
 def build() -> Json:
     active = selector("mtconnect_condition_active")
     onsets = machines(f"{active} unless {active} offset 1m")
-    planned = f"(max by (agent, device) ({machines(selector('mtconnect_device_planned_production'))}) == 1)"
     panels = [
         timeseries(
             "Fault and warning onsets",
@@ -136,32 +133,29 @@ def build() -> Json:
             (0, 18, 8, 10),
         ),
         pareto(
-            "Downtime by execution state",
-            f"The {TOP} EXECUTION states other than ACTIVE and UNAVAILABLE (the states that book delay or down "
-            f"time) by the time the selected machines spent in them {RANGE_NOTE}. Not the same as the exact "
-            "delay and down times beside it: the exporter books no per-state seconds within planned time, so "
-            "this counts all time, planned or not (breaks and nights too), and each path of a multi-path "
-            "machine separately.",
+            "Delay and down time by cause",
+            f"Downtime Pareto by cause, exact: the {TOP} largest causes of ISO 22400 delay and down time booked "
+            f"by the exporter in planned busy time over the selected machines, {RANGE_NOTE}. The cause is the "
+            "EXECUTION state that put a machine there (a fixed precedence picks one when paths differ), or FAULT "
+            "when only an active fault did (docs/time-accounting.md, causes and alarms).",
             "dtdurations",
             f"topk({TOP},\n"
-            + machine_sum("state", increase_over_range("mtconnect_execution_state_seconds_total", LOSS_STATES))
-            + " > 0\n)",
-            "state",
+            + "label_join(\n"
+            + machine_sum("element, cause", increase_over_range("mtconnect_device_loss_seconds_total", 'element=~"delay|down"'))
+            + ',\n"reason", " ", "element", "cause") > 0\n)',
+            "reason",
             (8, 18, 8, 10),
         ),
         pareto(
             "Fault time by alarm",
-            f"The {TOP} Fault alarms (native code and message) by the time they were active in planned "
-            f"production time {RANGE_NOTE}, summed over the selected machines, sampled once a minute (so to "
-            "the minute). An active fault books delay time; two faults active together both count here. "
-            "Empty when no fault was active in planned time.",
-            "s",
+            f"The {TOP} Fault alarms (condition and native code) by the planned busy time they were active, exact "
+            f"(booked by the exporter), summed over the selected machines, {RANGE_NOTE}. Two faults active together "
+            "both count. Empty when no fault was active in planned time.",
+            "dtdurations",
             f"topk({TOP},\n"
             "label_join(\n"
-            "60 * sum by (native_code, message) (\n"
-            f"  sum_over_time(({machines(selector('mtconnect_condition_active', equals('level', 'fault')))}\n"
-            f"  and on (agent, device) {planned})[$__range:1m])\n"
-            '),\n"alarm", " ", "native_code", "message")\n)',
+            + machine_sum("condition, native_code", increase_over_range("mtconnect_device_alarm_seconds_total"))
+            + ',\n"alarm", " ", "condition", "native_code") > 0\n)',
             "alarm",
             (16, 18, 8, 10),
         ),

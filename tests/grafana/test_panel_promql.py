@@ -2,8 +2,8 @@
 
 promtool's rule unit tests evaluate the panels' own expressions (variables
 substituted) on input series written here: current state and how long it has
-lasted, active alarms per machine (0 included), alarm onsets, fault time in
-planned minutes, the machines
+lasted, active alarms per machine (0 included), alarm onsets, fault time by
+alarm and loss time by cause, the machines
 counted without the MTConnect Agent device (which here even claims to be
 ACTIVE), availability per hour and the delay and down Pareto from the
 exporter's ISO 22400 time counters.
@@ -52,6 +52,13 @@ INPUT_SERIES = [
             ("m2", "planned_busy", 15), ("m2", "production", 15), ("m2", "delay", 0), ("m2", "down", 0),
         )
     ),
+    # The same delay and down seconds by cause, and 3 s of each 15 s step with fault E42 active in planned time.
+    {"series": 'mtconnect_device_loss_seconds_total{agent="a", device="m1", element="delay", cause="FEED_HOLD"}', "values": "0+2x40"},
+    {"series": 'mtconnect_device_loss_seconds_total{agent="a", device="m1", element="down", cause="READY"}', "values": "0+4x40"},
+    {"series": 'mtconnect_device_loss_seconds_total{agent="a", device="m1", element="down", cause="STOPPED"}', "values": "0x40"},
+    {"series": 'mtconnect_device_alarm_seconds_total{agent="a", device="m1", condition="SYSTEM", native_code="E42"}', "values": "0+3x40"},
+    # The Agent device's series never count.
+    {"series": 'mtconnect_device_alarm_seconds_total{agent="a", device="Agent", condition="SYSTEM", native_code="E42"}', "values": "0+15x40"},
     # Outside the shift until 120 s.
     {"series": 'mtconnect_device_planned_production{agent="a", device="m1"}', "values": "0x8 1x32"},
     # Active 0..45 s, cleared at 60 s, raised again at 135 s until the end.
@@ -105,10 +112,18 @@ def test_current_state_its_duration_and_alarm_counts_on_known_series(tmp_path: P
         ),
         (expr_of("factorydash-overview", "Faults active"), [("", 1)]),
         (expr_of("factorydash-overview", "Warnings active"), [("", 0)]),
-        # active at the minutes 0 s (unplanned), 180 s and 240 s (planned): two planned minutes
+        # by cause: 16 x 2 s feed hold, 16 x 4 s ready; a cause with no time is no bar
+        (
+            expr_of("factorydash-alarms", "Delay and down time by cause"),
+            [
+                ('element="down", cause="READY", reason="down READY"', 64),
+                ('element="delay", cause="FEED_HOLD", reason="delay FEED_HOLD"', 32),
+            ],
+        ),
+        # 16 x 3 s of E42 on m1; the Agent device's 240 s are left out
         (
             expr_of("factorydash-alarms", "Fault time by alarm"),
-            [('native_code="E42", message="Coolant low", alarm="E42 Coolant low"', 120)],
+            [('condition="SYSTEM", native_code="E42", alarm="SYSTEM E42"', 48)],
         ),
         # two onsets: at 0 s and again after the gap
         (
