@@ -93,30 +93,33 @@ def simulator_calendar() -> ShiftCalendar:
     ))
 
 
-def exporter_config(url: str, plans: Mapping[str, MachinePlan]) -> str:
-    """The exporter's config for the scenario: `plans` by device name."""
+def planning_config(plans: Mapping[tuple[str, str], MachinePlan]) -> dict[str, object]:
+    """The exporter's `planning:` block: the plant's calendar for every device, `plans` by (agent, device)."""
     every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     devices = []
-    for device, plan in plans.items():
-        entry: dict[str, object] = {"agent": "shopfloor", "device": device, "quality_source": plan.quality_source}
+    for (agent, device), plan in plans.items():
+        entry: dict[str, object] = {"agent": agent, "device": device, "quality_source": plan.quality_source}
         if plan.ideal.default is not None:
             entry["ideal_cycle_time"] = f"{plan.ideal.default:g}s"
         if plan.ideal.per_program:
             entry["ideal_cycle_times"] = {program: f"{s:g}s" for program, s in plan.ideal.per_program.items()}
         devices.append(entry)
-    config = {
-        "agents": [{"name": "shopfloor", "url": url, "poll_interval": "100ms", "timeout": "5s"}],
-        "planning": {
-            "calendars": {"plant": {"timezone": "UTC", "weekly": [
-                {"days": every_day, "start": start, "end": end,
-                 "breaks": [{"start": a, "end": b} for a, b in breaks]}
-                for start, end, breaks in SHIFTS
-            ]}},
-            "default": {"calendar": "plant"},
-            "devices": devices,
-        },
+    return {
+        "calendars": {"plant": {"timezone": "UTC", "weekly": [
+            {"days": every_day, "start": start, "end": end, "breaks": [{"start": a, "end": b} for a, b in breaks]}
+            for start, end, breaks in SHIFTS
+        ]}},
+        "default": {"calendar": "plant"},
+        "devices": devices,
     }
-    return yaml.safe_dump(config, sort_keys=False)
+
+
+def exporter_config(url: str, plans: Mapping[str, MachinePlan]) -> str:
+    """The exporter's config for the scenario's agent `shopfloor`: `plans` by device name."""
+    return yaml.safe_dump({
+        "agents": [{"name": "shopfloor", "url": url, "poll_interval": "100ms", "timeout": "5s"}],
+        "planning": planning_config({("shopfloor", device): plan for device, plan in plans.items()}),
+    }, sort_keys=False)
 
 
 def free_port() -> int:

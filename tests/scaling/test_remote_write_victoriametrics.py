@@ -35,9 +35,10 @@ import yaml
 from factorydash.config import parse_config
 from factorydash.exporter import Exporter
 from factorydash.simulator import ShopFloor, SimulatorServer
+from factorydash.simulator.shopfloor import MILL_5X
 from factorydash.web import ExporterApp, WebServer
 from tests.conftest import ROOT
-from tests.integration.stack import EXPORTER_CONFIG, START, Prometheus, free_port, rule_files_for_the_scenario
+from tests.integration.stack import PLANS, START, Prometheus, free_port, planning_config, rule_files_for_the_scenario
 from tests.scaling.servers import LoopbackServer, prometheus_agent, victoria_metrics, vmalert
 from tests.sharding.test_hashmod_sharding import AGENTS, SHARDS, hashmod, shard_config
 
@@ -61,8 +62,9 @@ KPI_RULES = sorted(
 
 
 def exporter_config(agents: dict[str, str]) -> str:
-    """The given agents polled every 100 ms, with the end-to-end stack's around-the-clock planning."""
-    planning = yaml.safe_load(EXPORTER_CONFIG.format(url="http://unused/"))["planning"]
+    """The given agents polled every 100 ms, with the end-to-end stack's planning: its plant calendar,
+    and its 5-axis mill's plan for each agent's one machine (ShopFloor(machines=1))."""
+    planning = planning_config({(name, "Mill5X-01"): PLANS[MILL_5X.key] for name in agents})
     return yaml.safe_dump({
         "agents": [{"name": name, "url": url, "poll_interval": "100ms", "timeout": "5s"} for name, url in agents.items()],
         "planning": planning,
