@@ -155,12 +155,12 @@ def _design_section(title: str) -> str:
     return text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
 
 
-def readme_reference_metrics() -> set[str]:
-    """The fixed names of the README's metrics reference (checked against the collector by tests/test_readme.py).
+def reference_metrics() -> set[str]:
+    """The fixed names of the metrics reference docs/metrics.md (checked against the collector by tests/test_readme.py).
 
     docs/design.md's contract does not list the shift and day gauges; the reference does.
     """
-    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    text = (REPO_ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
     return {
         name
         for first_cell in re.findall(r"^\| (`mtconnect_[^|]*)\| (?:gauge|counter|histogram) \|", text, re.M)
@@ -169,12 +169,12 @@ def readme_reference_metrics() -> set[str]:
 
 
 def contract_metrics() -> tuple[set[str], list[re.Pattern[str]], set[str]]:
-    """Names, name patterns and counter series of the metric contract in docs/design.md and the README reference."""
+    """Names, name patterns and counter series of the metric contract in docs/design.md and docs/metrics.md."""
     section = _design_section("Metric contract")
     unit_rule = re.search(r"`<unit>` and the scale come from(.*?)\n- ", section, re.S)
     assert unit_rule, "design.md: the <unit> naming rule moved"
     units = set(re.findall(r"->\s*`(\w+)`", unit_rule.group(1)))
-    names = set(re.findall(r"`(mtconnect_\w+|factorydash_\w+)`", section)) | readme_reference_metrics()
+    names = set(re.findall(r"`(mtconnect_\w+|factorydash_\w+)`", section)) | reference_metrics()
     patterns, counters = [], set()
     for template, kind in re.findall(r"^\| `([\w<>]+)` \| (\w+) \|", section, re.M):
         if kind == "counter":
