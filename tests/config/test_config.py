@@ -551,6 +551,7 @@ def test_a_secret_file_that_is_dev_zero_or_too_large_is_a_config_error_not_a_mem
     assert parse_config(_header_secret_config(big)).agents[0].headers[0][1].reveal() == "k" * MAX_SECRET_FILE_BYTES
 
 
+@pytest.mark.integration
 def test_config_check_with_a_fifo_secret_reports_a_config_error_instead_of_hanging(tmp_path: Path) -> None:
     import os
     import subprocess

@@ -214,6 +214,7 @@ def test_uids_and_titles_are_unique() -> None:
     assert not [title for title, n in Counter(d.title for d in DASHBOARDS).items() if n > 1]
 
 
+@pytest.mark.integration
 def test_dashboard_files_are_what_the_generator_writes() -> None:
     check = subprocess.run(
         [sys.executable, str(REPO_ROOT / "grafana" / "generate_dashboards.py"), "--check"],
@@ -494,6 +495,7 @@ def test_the_contract_check_rejects_a_misspelt_metric() -> None:
     assert "mtconnect_device_shift_part" not in names
 
 
+@pytest.mark.integration
 def test_panel_and_variable_queries_are_valid_promql() -> None:
     promtool = require_program("promtool")
     exprs = [q.expr for q in iter_panel_queries(DEFAULT_SUBSTITUTIONS)]

@@ -159,20 +159,24 @@ def check_config(promtool: str, config: dict[str, Any], directory: Path) -> None
     run([promtool, "check", "config", str(path)])
 
 
+@pytest.mark.integration
 def test_the_prometheus_config_passes_promtool_check_config(promtool: str) -> None:
     run([promtool, "check", "config", str(CONFIG.relative_to(REPO))])
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("path", RULE_FILES, ids=lambda p: p.name)
 def test_the_rule_file_passes_promtool_check_rules(promtool: str, path: Path) -> None:
     run([promtool, "check", "rules", str(path.relative_to(REPO))])
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: p.name)
 def test_the_promtool_unit_tests_pass(promtool: str, path: Path) -> None:
     run([promtool, "test", "rules", str(path.relative_to(REPO))])
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("shard", [False, True], ids=["one server", "sharded"])
 def test_the_commented_probe_recipe_is_a_valid_config(promtool: str, tmp_path: Path, shard: bool) -> None:
     text = recipe("probe")
@@ -186,6 +190,7 @@ def test_the_commented_probe_recipe_is_a_valid_config(promtool: str, tmp_path: P
     check_config(promtool, config, tmp_path)
 
 
+@pytest.mark.integration
 def test_the_commented_remote_write_recipe_is_a_valid_config(promtool: str, tmp_path: Path) -> None:
     config = load_yaml(CONFIG) | yaml.safe_load(recipe("remote_write"))
     assert config["remote_write"][0]["url"].startswith("http")
@@ -352,6 +357,7 @@ def test_every_metric_and_label_a_rule_reads_is_in_the_metric_contract() -> None
 # --- Alertmanager -------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_the_alertmanager_config_passes_amtool_check_config() -> None:
     run([require_program("amtool"), "check-config", str(ALERTMANAGER.relative_to(REPO))])
 
