@@ -9,7 +9,7 @@ EXPORTER_ADDRESS ?= 127.0.0.1:9700
 SPEED ?= 1
 
 .DEFAULT_GOAL := venv
-.PHONY: help run test bench venv system-deps constraints clean
+.PHONY: help run test test-fast bench venv system-deps constraints clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,9 @@ run: venv ## start the simulated shop floor and the exporter following it
 
 test: venv system-deps ## install everything the tests need and run the whole suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: venv ## run the tests that start no process and no server (under 30 s; not a substitute for make test)
+	$(BIN)/python -m pytest -m "not integration" $(PYTEST_ARGS)
 
 bench: venv ## run the performance benchmark (not part of the tests)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -1,7 +1,7 @@
 """`python -m bench` (`make bench`): how far one exporter goes, against the old way, as medians.
 
 Writes JSON (`--output`, default bench/results/latest.json) and prints a
-Markdown table for the README. `--quick` is a smoke run of a few seconds.
+Markdown table for docs/performance.md. `--quick` is a smoke run of a few seconds.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+from lxml import etree
+
 from factorydash.collector import FactorydashCollector
 from factorydash.parser import parse_document
 from factorydash.state import AgentState, SeriesBudget, StateSettings
@@ -51,15 +53,34 @@ def follow_offline(agents: int, items: int, scans: int = 1, sources: list[FleetA
     return Fleet(sources, states)
 
 
+def sample_bodies(source: FleetAgent, items: int, scans_per_document: int, documents: int) -> list[bytes]:
+    """`documents` consecutive /sample answers of `source`, each with `scans_per_document` changes of every item."""
+    per_document = scans_per_document * items
+    return [
+        source.sample(source.first + items + n * per_document, per_document, START + (n + 1) * scans_per_document + 1)
+        for n in range(documents)
+    ]
+
+
+def lxml_parse_us(items: int = 1000, scans_per_document: int = 10, documents: int = 20, repeats: int = 5) -> float:
+    """CPU microseconds for lxml alone to build the tree of one /sample observation (median): the floor."""
+    bodies = sample_bodies(fleet_sources(1, items)[0], items, scans_per_document, documents)
+    results = []
+    for _ in range(repeats):
+        gc.collect()
+        started = time.process_time()
+        for body in bodies:
+            etree.fromstring(body)
+        results.append((time.process_time() - started) / (documents * scans_per_document * items) * 1e6)
+    return statistics.median(results)
+
+
 def parse_apply_us(items: int = 1000, scans_per_document: int = 10, documents: int = 20, repeats: int = 5) -> float:
     """CPU microseconds to parse one /sample observation and apply it to the agent's state (median)."""
     fleet = follow_offline(1, items, scans=0)
     source, state = fleet.agents[0], fleet.states[0]
     per_document = scans_per_document * items
-    bodies = [
-        source.sample(source.first + items + n * per_document, per_document, START + (n + 1) * scans_per_document + 1)
-        for n in range(documents)
-    ]
+    bodies = sample_bodies(source, items, scans_per_document, documents)
     results = []
     for _ in range(repeats):
         state.load_model(parse_document(source.probe))

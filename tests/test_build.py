@@ -9,6 +9,7 @@ import subprocess
 import tomllib
 from importlib import metadata
 
+import pytest
 from packaging.requirements import Requirement
 
 from tests.conftest import ROOT, require_program
@@ -22,6 +23,7 @@ def make(*arguments: str) -> str:
     return result.stdout
 
 
+@pytest.mark.integration
 def test_a_bare_make_only_builds_the_venv_pinned_by_the_constraints() -> None:
     commands = make("-n", "-B").splitlines()  # what `make` would run from scratch
     assert any("-m venv .venv" in command for command in commands)
@@ -29,6 +31,7 @@ def test_a_bare_make_only_builds_the_venv_pinned_by_the_constraints() -> None:
     assert not [command for command in commands if re.search(r"pytest|run-demo|install-system-deps|bench", command)]
 
 
+@pytest.mark.integration
 def test_make_help_lists_every_target_with_what_it_does() -> None:
     phony = re.search(r"^\.PHONY:(.*)$", (ROOT / "Makefile").read_text(), re.MULTILINE).group(1).split()
     lines = make("help").splitlines()

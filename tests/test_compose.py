@@ -19,6 +19,8 @@ import pytest
 import yaml
 from tests.conftest import require_program
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 DOCKERFILE = REPO_ROOT / "exporter" / "Dockerfile"

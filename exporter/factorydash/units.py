@@ -152,7 +152,7 @@ def _state_families() -> frozenset[str]:
 def metric_name(mtconnect_type: str, units: str) -> str:
     """The gauge family of a data item: `mtconnect_<type>_<unit>`, made collision-free and lint-clean.
 
-    The rule (README "Metric names"): a name part that promtool's lint would flag is glued to the part
+    The rule (docs/metrics.md, "Samples"): a name part that promtool's lint would flag is glued to the part
     before it (`x:FOO_GAUGE` -> `mtconnect_x_foogauge`), and a name that ends in a suffix Prometheus
     reserves or that is (or is named like) one of the exporter's own or the state families gets `_value`
     (PART_COUNT -> `mtconnect_part_count_value`, PARTS -> `mtconnect_parts_value`).

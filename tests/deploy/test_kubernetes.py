@@ -19,6 +19,8 @@ import yaml
 
 from tests.conftest import ROOT, require_program
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 BASE = ROOT / "deploy" / "kubernetes"
 # The oldest Kubernetes minor release still maintained when this was written, and the newest the schemas know.
 KUBERNETES_VERSIONS = ("1.31", kubernetes_validate.latest_version())

@@ -40,6 +40,7 @@ def test_an_invalid_config_is_exit_code_2_with_every_problem(tmp_path: Path, cap
     assert "invalid configuration" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_an_address_in_use_is_exit_code_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import socket
 

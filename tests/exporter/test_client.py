@@ -312,6 +312,7 @@ def test_a_stream_request_answered_with_a_plain_document_yields_that_document() 
     assert parts == [DOC_A]
 
 
+@pytest.mark.integration
 def test_a_real_stream_that_closes_mid_part_raises_stream_closed() -> None:
     def sample(query: dict[str, str]) -> Answer:
         return 200, "multipart/mixed;boundary=BOUNDARY", [part(DOC_A), part(DOC_B)[:150]]
@@ -383,6 +384,7 @@ def test_a_body_larger_than_the_limit_is_refused_as_document_too_large() -> None
     assert raised.value.reason == "document_too_large"
 
 
+@pytest.mark.integration
 def test_a_refused_connection_is_reason_connection() -> None:
     client = AgentClient(agent_config(f"http://127.0.0.1:{closed_port()}/"), LIMIT)
 
@@ -393,6 +395,7 @@ def test_a_refused_connection_is_reason_connection() -> None:
     assert str(raised.value).startswith("probe: ")
 
 
+@pytest.mark.integration
 def test_an_agent_slower_than_the_timeout_is_reason_timeout() -> None:
     with LocalAgent({"/probe": lambda query: (200, "text/xml", b"<late/>")}) as agent:
         agent.delay = 1.0
@@ -414,6 +417,7 @@ def trickle(body: bytes, every: float, stop: threading.Event) -> Iterator[bytes]
         yield body[index : index + 1]
 
 
+@pytest.mark.integration
 def test_a_body_trickling_faster_than_the_read_timeout_is_cut_at_the_whole_response_deadline() -> None:
     stop = threading.Event()
     body = DOC_A  # ~600 bytes at one per 20 ms would take 12 s; every single wait is far below the timeout
@@ -429,6 +433,7 @@ def test_a_body_trickling_faster_than_the_read_timeout_is_cut_at_the_whole_respo
     assert elapsed < 0.3 * 3  # the deadline plus at most one wait for bytes, never the 12 s of the trickle
 
 
+@pytest.mark.integration
 def test_a_stream_that_trickles_bytes_without_completing_a_part_ends_after_a_few_heartbeats() -> None:
     stop = threading.Event()
 
@@ -450,6 +455,7 @@ def test_a_stream_that_trickles_bytes_without_completing_a_part_ends_after_a_few
     assert elapsed < 0.3 * 3
 
 
+@pytest.mark.integration
 def test_a_small_stream_part_is_handed_over_as_soon_as_it_is_complete() -> None:
     # cppagent sends one part per interval and keeps the connection open: a 620-byte part must not wait
     # for 64 KiB to gather (issue 11: 0 observations in 60 s at one part a second).
@@ -495,6 +501,7 @@ def test_multipart_parsing_is_linear_in_the_part_size(length: bool) -> None:
     assert ratio < 6
 
 
+@pytest.mark.integration
 def test_reloads_with_a_trickling_agent_leave_no_threads_and_no_connections_behind() -> None:
     from factorydash.config import parse_config as parse
     from factorydash.exporter import Exporter
@@ -606,6 +613,7 @@ agents:
     return dataclasses.replace(config.agents[0], **changes)
 
 
+@pytest.mark.integration
 def test_a_redirect_is_not_followed_by_default_and_is_reason_redirect() -> None:
     with RedirectingAgent(lambda agent: agent.url + "real/probe") as agent:
         with pytest.raises(AgentRequestError) as raised:
@@ -615,6 +623,7 @@ def test_a_redirect_is_not_followed_by_default_and_is_reason_redirect() -> None:
     assert agent.requests == ["/probe"]
 
 
+@pytest.mark.integration
 def test_same_origin_redirects_are_followed_with_the_credentials() -> None:
     with RedirectingAgent(lambda agent: "/real/probe") as agent:
         answer = AgentClient(secret_config(agent.url, redirects="same_origin"), LIMIT).probe()
@@ -623,6 +632,7 @@ def test_same_origin_redirects_are_followed_with_the_credentials() -> None:
     assert agent.requests == ["/probe", "/real/probe"]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("redirects", ["none", "same_origin"])
 def test_secrets_never_reach_another_origin(redirects: str) -> None:
     with RecordingServer() as other, RedirectingAgent(lambda agent: other.url + "probe") as agent:

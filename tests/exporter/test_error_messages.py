@@ -21,6 +21,8 @@ from factorydash.web import ExporterApp
 from tests.exporter.test_client import LIMIT, agent_config, closed_port
 from tests.exporter.test_web import call
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 RAW_LIBRARY_TEXT = re.compile(r"HTTPConnectionPool|HTTPSConnectionPool|Max retries|NewConnectionError|object at 0x")
 
 

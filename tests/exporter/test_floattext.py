@@ -71,6 +71,7 @@ def test_any_value_is_prometheus_clients_text_of_the_value_rounded_to_15_digits(
     assert float_text(float(text)) == text  # stable: reading and writing again changes nothing
 
 
+@pytest.mark.integration
 def test_prometheus_clients_parser_and_promtool_read_every_form() -> None:
     values = clean_values(300) + [0.1 + 0.37, 12345678.900000001, 10**400, math.nan, -math.inf, 1e-300, 2**53 + 0.0]
     lines = [f'm{{i="{index}"}} {float_text(value)}' for index, value in enumerate(values)]

@@ -562,6 +562,7 @@ def expected_backoffs(ceilings: list[float]) -> list[float]:
     return [rng.uniform(ceiling / 2, ceiling) for ceiling in ceilings]
 
 
+@pytest.mark.integration
 def test_a_refused_connection_marks_the_agent_down_backs_off_growing_capped_jittered_and_recovers_at_the_same_cursor():
     samples: dict[int, Answer] = {
         7: (200, "text/xml", streams([execution(7, "ACTIVE", 60)], last=7, next_=8)),
@@ -591,6 +592,7 @@ def test_a_refused_connection_marks_the_agent_down_backs_off_growing_capped_jitt
     assert nonzero(execution_tracker(follower).transitions) == {"ACTIVE": 1, "READY": 1}
 
 
+@pytest.mark.integration
 def test_the_backoff_jitter_differs_between_followers_so_agents_do_not_retry_in_lockstep() -> None:
     url = f"http://127.0.0.1:{closed_port()}/"
     delays = []
@@ -604,6 +606,7 @@ def test_the_backoff_jitter_differs_between_followers_so_agents_do_not_retry_in_
     assert all(1.0 <= delay <= 2.0 for delay in delays)
 
 
+@pytest.mark.integration
 def test_a_timeout_marks_the_agent_down_backs_off_and_the_next_answer_resumes_from_the_same_cursor() -> None:
     samples: dict[int, Answer] = {7: (200, "text/xml", streams([execution(7, "ACTIVE", 60)], last=7, next_=8))}
     with LocalAgent(mill_routes(samples)) as server:
@@ -755,6 +758,7 @@ def stream_of(*bodies: bytes, close_mid_part: bytes = b"") -> Answer:
     return 200, "multipart/mixed;boundary=BOUNDARY", pieces
 
 
+@pytest.mark.integration
 def test_the_follower_in_stream_mode_applies_every_part_of_a_real_multipart_stream() -> None:
     stream = stream_of(
         streams([execution(7, "ACTIVE", 60)], last=7, next_=8),
@@ -776,6 +780,7 @@ def test_the_follower_in_stream_mode_applies_every_part_of_a_real_multipart_stre
     assert nonzero(tracker.seconds) == {"READY": 60.0, "ACTIVE": 240.0, "FEED_HOLD": 3.0}
 
 
+@pytest.mark.integration
 def test_a_stream_closed_mid_part_keeps_what_was_applied_and_resumes_from_there() -> None:
     stream = stream_of(
         streams([execution(7, "ACTIVE", 60)], last=7, next_=8),
@@ -810,6 +815,7 @@ def test_a_stream_request_answered_with_out_of_range_resynchronises_like_polling
     assert follower.cursor == 101
 
 
+@pytest.mark.integration
 def test_in_stream_mode_a_small_part_is_applied_within_a_second_while_the_agent_holds_the_stream_open() -> None:
     held = threading.Event()
     small = part(streams([execution(7, "ACTIVE", 60)], last=7, next_=8))

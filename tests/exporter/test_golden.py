@@ -74,6 +74,7 @@ def test_metrics_match_the_golden_file(exposition):
     assert actual == golden.read_text()
 
 
+@pytest.mark.integration
 def test_the_golden_exposition_passes_promtool_check_metrics(exposition):
     promtool = require_program("promtool")
     result = subprocess.run([promtool, "check", "metrics"], input=exposition.encode(), capture_output=True, timeout=30)

@@ -65,6 +65,7 @@ store.write("mill-1", {"cursor": 2})
 """
 
 
+@pytest.mark.integration
 def test_a_crash_between_writing_and_replacing_leaves_the_old_snapshot_and_the_leftover_is_cleaned(
     tmp_path: Path,
 ) -> None:

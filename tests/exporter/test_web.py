@@ -81,11 +81,15 @@ def test_malformed_authorization_headers_are_refused(header: str | None) -> None
 def test_accepted_credentials_are_remembered_so_scrapes_do_not_pay_bcrypt_each_time() -> None:
     slow = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=10))
     checker = BasicAuthChecker({"prom": slow})
-    assert checker.check(basic("prom", "s3cret"))
-    started = time.perf_counter()
+    started = time.process_time()
+    assert checker.check(basic("prom", "s3cret"))  # the first time pays one bcrypt check
+    first = time.process_time() - started
+    started = time.process_time()
     for _ in range(20):
         assert checker.check(basic("prom", "s3cret"))
-    assert time.perf_counter() - started < 0.05
+    remembered = time.process_time() - started
+    # Twenty remembered checks together cost a fraction of the one bcrypt check (measured: well under 1 %).
+    assert remembered < first / 4, f"20 remembered checks cost {remembered / first:.2f} bcrypt checks"
     assert not checker.check(basic("prom", "wrong"))
 
 

@@ -155,12 +155,12 @@ def _design_section(title: str) -> str:
     return text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
 
 
-def readme_reference_metrics() -> set[str]:
-    """The fixed names of the README's metrics reference (checked against the collector by tests/test_readme.py).
+def reference_metrics() -> set[str]:
+    """The fixed names of the metrics reference docs/metrics.md (checked against the collector by tests/test_readme.py).
 
     docs/design.md's contract does not list the shift and day gauges; the reference does.
     """
-    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    text = (REPO_ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
     return {
         name
         for first_cell in re.findall(r"^\| (`mtconnect_[^|]*)\| (?:gauge|counter|histogram) \|", text, re.M)
@@ -169,12 +169,12 @@ def readme_reference_metrics() -> set[str]:
 
 
 def contract_metrics() -> tuple[set[str], list[re.Pattern[str]], set[str]]:
-    """Names, name patterns and counter series of the metric contract in docs/design.md and the README reference."""
+    """Names, name patterns and counter series of the metric contract in docs/design.md and docs/metrics.md."""
     section = _design_section("Metric contract")
     unit_rule = re.search(r"`<unit>` and the scale come from(.*?)\n- ", section, re.S)
     assert unit_rule, "design.md: the <unit> naming rule moved"
     units = set(re.findall(r"->\s*`(\w+)`", unit_rule.group(1)))
-    names = set(re.findall(r"`(mtconnect_\w+|factorydash_\w+)`", section)) | readme_reference_metrics()
+    names = set(re.findall(r"`(mtconnect_\w+|factorydash_\w+)`", section)) | reference_metrics()
     patterns, counters = [], set()
     for template, kind in re.findall(r"^\| `([\w<>]+)` \| (\w+) \|", section, re.M):
         if kind == "counter":
@@ -214,6 +214,7 @@ def test_uids_and_titles_are_unique() -> None:
     assert not [title for title, n in Counter(d.title for d in DASHBOARDS).items() if n > 1]
 
 
+@pytest.mark.integration
 def test_dashboard_files_are_what_the_generator_writes() -> None:
     check = subprocess.run(
         [sys.executable, str(REPO_ROOT / "grafana" / "generate_dashboards.py"), "--check"],
@@ -494,6 +495,7 @@ def test_the_contract_check_rejects_a_misspelt_metric() -> None:
     assert "mtconnect_device_shift_part" not in names
 
 
+@pytest.mark.integration
 def test_panel_and_variable_queries_are_valid_promql() -> None:
     promtool = require_program("promtool")
     exprs = [q.expr for q in iter_panel_queries(DEFAULT_SUBSTITUTIONS)]

@@ -15,10 +15,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from grafana_dashboards import iter_panel_queries
 from tests.conftest import require_program
+
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
 
 SUBSTITUTIONS = {
     "agent": ".*",

@@ -22,6 +22,8 @@ from factorydash.web import ExporterApp
 from tests.conftest import require_sample
 from tests.exporter.test_golden import wsgi_get
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 AGENTS = {
     "nist": ("nist-vds-probe-2025.xml", "nist-vds-current-2025.xml"),
     "cppagent25": ("cppagent-2.5.0.11/probe.xml", "cppagent-2.5.0.11/current.xml"),

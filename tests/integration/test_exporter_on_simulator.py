@@ -18,6 +18,8 @@ from factorydash.state import ConditionTracker, NumericEventTracker, StateTracke
 from factorydash.web import ExporterApp
 from tests.exporter.test_golden import wsgi_get
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 START = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)
 
 

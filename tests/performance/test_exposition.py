@@ -18,7 +18,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.micro import follow_offline, parse_apply_us
+from bench.micro import follow_offline, lxml_parse_us, parse_apply_us
 from factorydash.collector import FactorydashCollector, render_metrics
 from factorydash.parser import parse_document
 from factorydash.state import AgentState, SeriesBudget, StateSettings
@@ -67,22 +67,38 @@ def test_every_rendered_line_is_a_sample_the_text_parser_reads_back(registry):
     assert any(sample.labels.get("message") == HOSTILE for sample in parsed)
 
 
+@pytest.mark.integration
 def test_promtool_accepts_the_fast_exposition(registry):
     promtool = require_program("promtool")
     result = subprocess.run([promtool, "check", "metrics"], input=render_metrics(registry), capture_output=True, timeout=30)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
 
 
-def test_rendering_costs_a_few_microseconds_per_series():
-    fleet = follow_offline(20, 1000)
+def best_cpu_seconds(work, repeats: int = 3) -> float:
+    """The least CPU time of `repeats` runs: the run least disturbed by whatever else shares the CPU."""
+    best = float("inf")
+    for _ in range(repeats):
+        gc.collect()
+        started = time.process_time()
+        work()
+        best = min(best, time.process_time() - started)
+    return best
+
+
+def test_rendering_costs_a_fraction_of_the_generic_path():
+    fleet = follow_offline(5, 1000)
     collector = FactorydashCollector(lambda: fleet.states)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
     series = sum(1 for line in render_metrics(collector).splitlines() if not line.startswith(b"#"))
-    gc.collect()
-    started = time.perf_counter()
-    render_metrics(collector)
-    per_series = (time.perf_counter() - started) / series
-    assert series > 20_000 and per_series < 15e-6  # measured ~3.5 us; the generic path costs ~45 us
+    fast = best_cpu_seconds(lambda: render_metrics(collector))
+    generic = best_cpu_seconds(lambda: generate_latest(registry))
+    # Both in this run, on the same state: measured ~3 us against ~45 us per series (10-20x).
+    assert series > 5_000 and fast < generic / 4, f"fast {fast / series * 1e6:.1f} us, generic {generic / series * 1e6:.1f} us"
 
 
-def test_parse_and_apply_cost_a_few_microseconds_per_observation():
-    assert parse_apply_us(items=500, scans_per_document=4, documents=5, repeats=3) < 20  # measured ~5 us
+def test_parse_and_apply_cost_a_small_multiple_of_building_the_lxml_tree():
+    sizes = {"items": 500, "scans_per_document": 4, "documents": 5, "repeats": 3}
+    ours, floor = parse_apply_us(**sizes), lxml_parse_us(**sizes)
+    # Both medians in this run: measured ~5-6 us against lxml's ~1.5-2 us per observation (about 3x).
+    assert ours < 8 * floor, f"parse + apply {ours:.1f} us, lxml's tree alone {floor:.1f} us per observation"

@@ -20,10 +20,10 @@ CONFIG = PROMETHEUS / "prometheus.yml"
 RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
 TEST_FILES = sorted((PROMETHEUS / "tests").glob("*.yml"))
 ALERTMANAGER = REPO / "alertmanager" / "alertmanager.yml"
-README = REPO / "README.md"
+DOCS = REPO / "docs"
 DESIGN = REPO / "docs" / "design.md"
 
-RUNBOOK_PREFIX = "https://github.com/factorydash/factorydash/blob/main/README.md#"
+RUNBOOK_PREFIX = "https://github.com/factorydash/factorydash/blob/main/docs/runbooks.md#"
 DASHBOARD_UIDS = {"factorydash-overview", "factorydash-machine", "factorydash-alarms", "factorydash-exporter", "factorydash-oee"}
 SEVERITIES = {"critical", "warning", "info"}
 # Every dashboard_url starts with the external label grafana_url, or Grafana's default address without it.
@@ -63,11 +63,9 @@ def seconds(duration: str) -> float:
     return sum(int(n) * DURATION_UNITS[u] for n, u in parts)
 
 
-def readme_section(name: str) -> str:
-    text = README.read_text(encoding="utf-8")
-    match = re.search(rf"<!-- section:{name} \(owner: prometheus\) -->(.*?)<!-- /section:{name} -->", text, re.S)
-    assert match, f"README section {name} (owner: prometheus) is missing"
-    return match.group(1)
+def doc(name: str) -> str:
+    """A reference page of docs/ (the README is the guide; the references live there)."""
+    return (DOCS / name).read_text(encoding="utf-8")
 
 
 def github_anchor(heading: str) -> str:
@@ -161,20 +159,24 @@ def check_config(promtool: str, config: dict[str, Any], directory: Path) -> None
     run([promtool, "check", "config", str(path)])
 
 
+@pytest.mark.integration
 def test_the_prometheus_config_passes_promtool_check_config(promtool: str) -> None:
     run([promtool, "check", "config", str(CONFIG.relative_to(REPO))])
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("path", RULE_FILES, ids=lambda p: p.name)
 def test_the_rule_file_passes_promtool_check_rules(promtool: str, path: Path) -> None:
     run([promtool, "check", "rules", str(path.relative_to(REPO))])
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: p.name)
 def test_the_promtool_unit_tests_pass(promtool: str, path: Path) -> None:
     run([promtool, "test", "rules", str(path.relative_to(REPO))])
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("shard", [False, True], ids=["one server", "sharded"])
 def test_the_commented_probe_recipe_is_a_valid_config(promtool: str, tmp_path: Path, shard: bool) -> None:
     text = recipe("probe")
@@ -188,6 +190,7 @@ def test_the_commented_probe_recipe_is_a_valid_config(promtool: str, tmp_path: P
     check_config(promtool, config, tmp_path)
 
 
+@pytest.mark.integration
 def test_the_commented_remote_write_recipe_is_a_valid_config(promtool: str, tmp_path: Path) -> None:
     config = load_yaml(CONFIG) | yaml.safe_load(recipe("remote_write"))
     assert config["remote_write"][0]["url"].startswith("http")
@@ -207,9 +210,9 @@ def test_the_config_scrapes_the_exporter_prometheus_and_alerts_to_alertmanager()
     assert config["rule_files"] == ["rules/*.yml"]
 
 
-def test_retention_is_a_flag_documented_in_the_readme_not_a_config_key() -> None:
+def test_retention_is_a_flag_documented_in_the_deployment_guide_not_a_config_key() -> None:
     assert "retention" not in load_yaml(CONFIG).get("storage", {}).get("tsdb", {})
-    assert "--storage.tsdb.retention.time=${DATA_RETENTION_DAYS:-2}d" in readme_section("recording-rules")
+    assert "--storage.tsdb.retention.time=${DATA_RETENTION_DAYS:-2}d" in doc("deployment.md")
 
 
 # --- alerts ------------------------------------------------------------------------
@@ -234,15 +237,15 @@ def test_the_alert_follows_the_naming_labelling_and_annotation_conventions(alert
     )
 
 
-def test_every_alert_has_a_readme_section_its_runbook_url_points_to() -> None:
-    headings = re.findall(r"^### (.+)$", readme_section("alerts"), re.M)
+def test_every_alert_has_a_runbook_section_its_runbook_url_points_to() -> None:
+    runbooks = doc("runbooks.md")
+    headings = re.findall(r"^## (.+)$", runbooks, re.M)
     anchors = {github_anchor(heading) for heading in headings}
-    readme_anchors = {github_anchor(h) for h in re.findall(r"^#+ (.+)$", README.read_text(encoding="utf-8"), re.M)}
     for alert in ALERTS:
-        assert alert["alert"] in headings, f"README has no ### {alert['alert']} section"
+        assert alert["alert"] in headings, f"docs/runbooks.md has no ## {alert['alert']} section"
         anchor = alert["annotations"]["runbook_url"].removeprefix(RUNBOOK_PREFIX)
-        assert anchor in anchors and anchor in readme_anchors
-    assert len(headings) == len(ALERTS), "README documents an alert that does not exist"
+        assert anchor in anchors
+    assert len(headings) == len(ALERTS), "docs/runbooks.md documents an alert that does not exist"
 
 
 def alert_tests() -> Iterator[tuple[float, dict[str, Any]]]:
@@ -317,14 +320,14 @@ def test_every_recording_rule_has_a_value_test_and_an_empty_result_test(rule: di
         assert any(not test["exp_samples"] for test in tests), f"{name}: no missing-input / zero-denominator test"
 
 
-def test_every_recording_rule_is_listed_in_the_readme_and_the_design() -> None:
-    readme = readme_section("recording-rules")
+def test_every_recording_rule_is_listed_in_the_rules_reference_and_the_design() -> None:
+    reference = doc("rules.md")
     design = DESIGN.read_text(encoding="utf-8").split("## Recording rules", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `([^`]+)` \|", design, re.M)
     patterns = [re.compile(re.escape(row).replace(re.escape("<window>"), "(5m|1h|8h|24h)")) for row in rows]
     names = [rule["record"] for rule in RECORDS]
     for name in names:
-        assert f"`{name}`" in readme, f"README does not list {name}"
+        assert f"`{name}`" in reference, f"docs/rules.md does not list {name}"
         assert any(pattern.fullmatch(name) for pattern in patterns), f"docs/design.md does not list {name}"
     for row, pattern in zip(rows, patterns, strict=True):
         assert any(pattern.fullmatch(name) for name in names), f"docs/design.md lists {row}, which no rule records"
@@ -354,6 +357,7 @@ def test_every_metric_and_label_a_rule_reads_is_in_the_metric_contract() -> None
 # --- Alertmanager -------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_the_alertmanager_config_passes_amtool_check_config() -> None:
     run([require_program("amtool"), "check-config", str(ALERTMANAGER.relative_to(REPO))])
 
@@ -378,7 +382,7 @@ def alerts_matching(matchers: list[str]) -> list[dict[str, Any]]:
 def test_every_inhibit_rule_matches_alerts_that_carry_its_equal_labels() -> None:
     """An inhibit rule whose matchers name no alert, or whose `equal` labels one side lacks, never inhibits."""
     rules = load_yaml(ALERTMANAGER)["inhibit_rules"]
-    assert rules, "no inhibit rule: then say so in the README instead of testing one"
+    assert rules, "no inhibit rule: then say so in docs/runbooks.md instead of testing one"
     for rule in rules:
         sources = alerts_matching(rule["source_matchers"])
         targets = alerts_matching(rule["target_matchers"])

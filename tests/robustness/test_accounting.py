@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from factorydash.follower import Phase
 from factorydash.simulator import ShopFloor, SimulatorServer
 
 from .agents import catch_up, follower_for, step_until
 from .conftest import START
+
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
 
 
 def followed_counts(follower) -> int:

@@ -20,6 +20,8 @@ from tests.exporter import agentdocs
 
 from .agents import FaultyAgent, Reply, follower_for, step_until
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 
 def exposition(*states) -> str:
     registry = CollectorRegistry(auto_describe=False)

@@ -24,6 +24,8 @@ from tests.exporter import agentdocs
 from .agents import FaultyAgent, Reply, agent_config, catch_up, step_until, wait_until
 from .conftest import START
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 
 def exposition(states) -> str:
     registry = CollectorRegistry(auto_describe=False)

@@ -19,6 +19,8 @@ from tests.exporter.agentdocs import Obs, ts
 from .agents import REFUSE, FaultyAgent, Reply, catch_up, follower_for, free_port, step_until
 from .conftest import START
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 
 def applied_sequences(follower) -> int:
     return follower.state.counters.observations

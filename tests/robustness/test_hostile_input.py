@@ -24,6 +24,8 @@ from tests.exporter.agentdocs import Obs, ts
 
 from .agents import FaultyAgent, Reply, follower_for, step_until
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
  <!ENTITY lol "lol">

@@ -22,6 +22,8 @@ from tests.exporter import agentdocs
 
 from .agents import FaultyAgent, Reply, follower_for, step_until
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 POLL = 0.05
 RUN_SECONDS = 1.0
 # A healthy agent polled every 50 ms costs at most 20 requests a second; a backing-off loop far fewer.

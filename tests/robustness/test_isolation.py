@@ -19,6 +19,8 @@ from tests.exporter.agentdocs import Obs, ts
 
 from .agents import REFUSE, FaultyAgent, Reply, wait_until
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 SCRAPE_BUDGET_SECONDS = 0.5
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">

@@ -25,6 +25,8 @@ from factorydash.simulator import ShopFloor, SimulatorServer
 from .agents import wait_until
 from .test_signals import ExporterProcess
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 START = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)  # a Tuesday morning, mid-shift
 STEP_SECONDS = 60.0
 AGENT = "floor"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from factorydash.collector import FactorydashCollector, render_metrics
@@ -20,6 +21,8 @@ from factorydash.snapshot import resume, take
 
 from .agents import catch_up, follower_for, step_until
 from .conftest import START
+
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
 
 # The exporter's own view of its requests and of the process clock, not of the shop floor.
 EXPORTER_SIDE = re.compile(

@@ -28,6 +28,8 @@ from tests.exporter import agentdocs
 
 from .agents import REFUSE, FaultyAgent, Reply, wait_until
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 PASSWORD = "correct horse battery staple"
 ENDPOINTS = [("GET", "metrics"), ("GET", ""), ("GET", "-/healthy"), ("GET", "config"), ("GET", "probe?target=a"), ("POST", "-/reload")]
 

@@ -20,6 +20,8 @@ from factorydash.simulator import ShopFloor
 
 from .agents import FaultyAgent, Reply, wait_until
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 
 class ExporterProcess:
     def __init__(self, config: Path, cwd: Path, args: Sequence[str] = ()) -> None:

@@ -21,6 +21,8 @@ from tests.conftest import require_program
 
 from .test_security import make_certificate, serve
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 CERT = "cert_file: server.crt, key_file: server.key"
 
 

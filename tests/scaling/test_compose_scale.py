@@ -19,6 +19,8 @@ from tests.conftest import ROOT, require_program
 from tests.sharding.test_hashmod_sharding import hashmod
 from tests.test_compose import compose_config
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 SHARDS = 2
 
 

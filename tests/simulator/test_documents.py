@@ -8,6 +8,8 @@ from factorydash.simulator import ShopFloor, SimulatorServer
 
 from .helpers import START, get, header, local, observations
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 
 def test_probe_lists_three_machines_of_different_kinds_with_description(served):
     shop, url = served

@@ -93,6 +93,7 @@ def _integrate(items: dict, stream: list, device: str, start_us: int, end_us: in
     }
 
 
+@pytest.mark.integration
 def test_ground_truth_equals_what_the_sample_stream_implies():
     shop = ShopFloor(seed=11, clock="manual", start=NOON, buffer_size=500_000)
     shop.schedule(60, EmergencyStop("Mill5X-01", 120))

@@ -22,6 +22,7 @@ def _replay(tmp_path, lines: str, **kwargs) -> ReplayFloor:
     return ReplayFloor(log, DEVICES, clock="manual", start=START, device="Mazak03", **kwargs)
 
 
+@pytest.mark.integration
 @needs_nist
 def test_replay_maps_keys_to_the_device_by_name_and_restamps_from_now():
     floor = ReplayFloor(LOG, DEVICES, clock="manual", start=START, schema_version="1.3")
@@ -66,6 +67,7 @@ def test_replay_speed_keeps_the_original_spacing_in_timestamps(tmp_path):
     assert b'timestamp="2026-01-05T06:10:00.000000Z">READY<' in root
 
 
+@pytest.mark.integration
 def test_the_command_serves_an_agent_and_stops_on_sigterm():
     proc = subprocess.Popen(
         [sys.executable, "-m", "factorydash.simulator", "--web.listen-address", "127.0.0.1:0", "--seed", "3",

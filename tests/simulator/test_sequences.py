@@ -8,6 +8,8 @@ from factorydash.simulator import AgentRestart, ShopFloor, SimulatorServer
 
 from .helpers import START, error_code, get, header, observations
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 
 def test_next_sequence_is_the_first_sequence_not_in_the_document(served):
     shop, url = served

@@ -11,6 +11,8 @@ from factorydash.simulator import ShopFloor, SimulatorServer
 
 from .helpers import START, MultipartReader, get, header, local, observations
 
+pytestmark = pytest.mark.integration  # every test here starts a server or a process
+
 
 @pytest.mark.parametrize(
     ("version", "kind", "chunked"),

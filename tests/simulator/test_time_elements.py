@@ -133,6 +133,7 @@ def demo_day() -> ShopFloor:
     return shop
 
 
+@pytest.mark.integration  # simulates a whole day of the shop floor: seconds of CPU
 def test_every_shift_of_the_shop_floor_adds_up_to_its_planned_busy_time_exactly(demo_day):
     for machine in demo_day.devices:
         shifts = demo_day.time_elements(machine.name, 0, 86400)
@@ -179,6 +180,7 @@ def test_the_demo_config_plans_the_calendar_the_simulated_machines_work():
     assert {(e.agent, e.device) for e in loaded.planning.devices} == {("simulator", d) for d in devices}
 
 
+@pytest.mark.integration  # simulates a whole day of the shop floor: seconds of CPU
 def test_a_normal_demo_day_shows_an_oee_between_55_and_85_percent_per_machine(demo_day):
     config = {entry["device"]: entry for entry in _demo_config()["planning"]["devices"]}
     measured = {}

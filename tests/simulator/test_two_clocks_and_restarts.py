@@ -127,6 +127,7 @@ def test_a_restart_mid_replay_starts_over_with_the_agents_unavailable_then_the_r
     assert floor.agent.produced == {old: produced_before, floor.agent.instance_id: floor.agent.last_sequence}
 
 
+@pytest.mark.integration
 def test_a_512_slot_buffer_answers_like_cppagent():
     shop = ShopFloor(seed=6, clock="manual", start=START, buffer_size=512)
     shop.advance(1800)
@@ -156,6 +157,7 @@ def _post(url: str) -> tuple[int, str]:
         return reply.status, reply.read().decode()
 
 
+@pytest.mark.integration
 def test_the_admin_endpoints_restart_the_agent_and_tell_what_each_instance_produced():
     shop = ShopFloor(seed=6, clock="manual", start=START, machines=1)
     with SimulatorServer(shop) as server:
@@ -169,6 +171,7 @@ def test_the_admin_endpoints_restart_the_agent_and_tell_what_each_instance_produ
         assert int(header(get(server.url + "current").root)["firstSequence"]) == 1
 
 
+@pytest.mark.integration
 def test_sighup_restarts_the_agent_of_the_command():
     proc = subprocess.Popen(
         [sys.executable, "-m", "factorydash.simulator", "--web.listen-address", "127.0.0.1:0", "--seed", "3",
