@@ -9,11 +9,7 @@
 
 from .agent import SCHEMA_VERSIONS, Agent, AgentError, Condition
 from .clock import ManualClock, RealClock
-from .floor import Floor
-from .replay import ReplayFloor
-from .server import SimulatorServer
-from .shopfloor import (
-    CONDITION_ROLES,
+from .events import (
     AdapterDropout,
     AgentRestart,
     ConditionFault,
@@ -21,10 +17,13 @@ from .shopfloor import (
     EmergencyStop,
     FeedHold,
     Interruption,
-    MachineInfo,
     ScriptedEvent,
-    ShopFloor,
 )
+from .floor import Floor
+from .machines import CONDITION_ROLES, MachineInfo
+from .replay import ReplayFloor
+from .server import SimulatorServer
+from .shopfloor import ShopFloor
 from .truth import GroundTruth, Onset
 
 __all__ = [
