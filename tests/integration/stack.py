@@ -31,7 +31,7 @@ from factorydash.config import parse_config
 from factorydash.exporter import Exporter
 from factorydash.simulator import AdapterDropout, ConditionFault, EmergencyStop, ShopFloor, SimulatorServer
 from factorydash.simulator.shifts import ShiftCalendar, ShiftPattern
-from factorydash.simulator.shopfloor import LATHE, MILL_5X, VMC, MachineKind
+from factorydash.simulator.machines import LATHE, MILL_5X, VMC, MachineKind
 from factorydash.simulator.truth import IdealCycleTimes
 from factorydash.web import ExporterApp, WebServer
 from tests.conftest import ROOT, require_program

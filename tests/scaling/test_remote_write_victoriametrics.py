@@ -35,7 +35,7 @@ import yaml
 from factorydash.config import parse_config
 from factorydash.exporter import Exporter
 from factorydash.simulator import ShopFloor, SimulatorServer
-from factorydash.simulator.shopfloor import MILL_5X
+from factorydash.simulator.machines import MILL_5X
 from factorydash.web import ExporterApp, WebServer
 from tests.conftest import ROOT
 from tests.integration.stack import PLANS, START, Prometheus, free_port, planning_config, rule_files_for_the_scenario
