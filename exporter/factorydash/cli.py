@@ -10,8 +10,9 @@ import threading
 from collections.abc import Sequence
 
 from . import __version__
-from .config import Config, ConfigError, _parse_duration, config_from_agent_flags, load_config
+from .config import Config, ConfigError, config_from_agent_flags, load_config
 from .coverage import agent_coverage, coverage_text
+from .durations import parse_duration
 from .exporter import Exporter, agents_text
 from .follower import Phase
 from .storage import DEFAULT_INTERVAL_SECONDS, SnapshotStore, StorageError
@@ -84,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _positive_duration(text: str) -> float:
-    seconds = _parse_duration(text)
+    seconds = parse_duration(text)
     if seconds is None or not 0 < seconds < float("inf"):
         raise argparse.ArgumentTypeError(f'expected a positive duration like "5s", got {text!r}')
     return seconds

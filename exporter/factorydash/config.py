@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from factorydash.durations import parse_duration
 from factorydash.planning import (
     NO_PLANNING,
     QUALITY_SOURCES,
@@ -55,10 +56,6 @@ _NAME_EXPECTED = "name of letters, digits, _ . -"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 _EVENT_TYPE = re.compile(r"(?:[A-Za-z][A-Za-z0-9_]*:)?[A-Z][A-Z0-9_]*")  # PROGRAM, x:CUTTING_TIME
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
-_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _TIME_OF_DAY = re.compile(r"(\d{1,2}):(\d\d)(?::(\d\d))?")
 _DURATION_EXPECTED = 'expected a duration like "2s" or a number of seconds'
 
@@ -439,22 +436,6 @@ def _seconds_text(value: float) -> str:
     return f"{value:g}s"
 
 
-def _parse_duration(value: object) -> float | None:
-    """Seconds from a number or a duration string ("500ms", "2s", "1m30s", "1.5h"); None if neither."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if _PLAIN_NUMBER.fullmatch(text):
-        return float(text)
-    if not _DURATION.fullmatch(text):
-        return None
-    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in _DURATION_PART.findall(text))
-
-
 def _unknown_key(key: str, allowed: Sequence[str], line: int | None) -> str:
     """"unknown key (line 3); did you mean "agents"?": where it is, and the likely intended key."""
     message = "unknown key" if line is None else f"unknown key (line {line})"
@@ -521,7 +502,7 @@ class _Reader:
         return value
 
     def duration(self, value: object, path: str, minimum: float = 0.0, allow_zero: bool = False) -> float | _Invalid:
-        seconds = _parse_duration(value)
+        seconds = parse_duration(value)
         if seconds is None or not math.isfinite(seconds):
             return self.problem(path, f"{_DURATION_EXPECTED}, got {_describe(value)}")
         if (minimum > 0 or allow_zero) and seconds < minimum:

@@ -66,7 +66,6 @@ class DataItem:
     sub_type: str = ""
     name: str = ""
     units: str = ""
-    native_units: str = ""
     representation: str = "VALUE"
 
 
@@ -118,7 +117,6 @@ class Observation(NamedTuple):
     native_severity: str = ""
     qualifier: str = ""
     condition_id: str = ""
-    condition_type: str = ""
     entries: tuple[Entry, ...] | None = None  # DATA_SET / TABLE observations
     reset_triggered: str = ""
 
@@ -359,7 +357,6 @@ def _observation(element: etree._Element, category: str) -> Observation | None:
             get("nativeSeverity", ""),
             get("qualifier", ""),
             get("conditionId", ""),
-            get("type", ""),
         )
     entries = None
     if len(element):  # DataSet / Table entries
@@ -441,7 +438,6 @@ def _collect_data_items(component: etree._Element, device: str, kind: str, items
                         sub_type=intern(get("subType", "")),
                         name=get("name", ""),
                         units=intern(get("units", "")),
-                        native_units=intern(get("nativeUnits", "")),
                         representation=intern(get("representation", "VALUE").upper()),
                     )
                 )

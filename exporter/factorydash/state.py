@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 CONDITION_LEVELS = ("normal", "warning", "fault", "unavailable")
 # Series of one device: info, available, last observation, planned production, ideal cycle time.
 DEVICE_SERIES = 5
-_AXES = ("x", "y", "z")
 
 
 # Why a followed data item has no tracker, besides what its type says (vocabularies.untracked_reason).

@@ -58,7 +58,6 @@ def test_several_active_faults_and_unavailable_conditions_are_kept_apart():
         ("fault", "454B", "Limit switch Y-"),
     ]
     assert faults[1].native_severity == "2" and faults[1].qualifier == "LOW"
-    assert faults[0].condition_type == "SYSTEM"
     unavailable = next(o for o in document.observations if o.data_item_id == "L7-Stemp")
     assert unavailable.level == "unavailable" and unavailable.category == "CONDITION"
 

@@ -9,7 +9,7 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from ..config import _parse_duration  # one duration syntax for both programs
+from ..durations import parse_duration  # one duration syntax for both programs
 from .agent import SCHEMA_VERSIONS
 from .floor import Floor
 from .replay import TIMESTAMP_MODES, ReplayFloor
@@ -40,7 +40,7 @@ def _positive(kind: type) -> object:
 def _duration(text: str) -> float:
     """Seconds from the exporter's duration syntax ("90s", "1h30m", a number), optionally negative."""
     sign, rest = (-1.0, text[1:]) if text.startswith("-") else (1.0, text)
-    seconds = _parse_duration(rest)
+    seconds = parse_duration(rest)
     if seconds is None:
         raise argparse.ArgumentTypeError(f"expected a duration such as 90s, -2h or 1h30m, got {text!r}")
     return sign * seconds
