@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import platform
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -29,6 +28,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
 from . import __version__
+from . import metrics as m
 from .accounting import ELEMENTS, AccountView, Period, good_parts, ratios
 from .floattext import float_text
 from .planning import DevicePlan, calendar_for
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DATA_ITEM_LABELS = ("agent", "device", "component", "component_id", "data_item_id", "name", "sub_type")
 _AXES = ("x", "y", "z")
 
 PlanLookup = Callable[[str, str], DevicePlan]
@@ -85,7 +84,7 @@ def tracker_labels(state: AgentState, tracker: Tracker, extra: Pairs = ()) -> st
 
 def _uncached_labels(state: AgentState, tracker: Tracker, extra: Pairs) -> str:
     """For unbounded extras (DATA_SET keys, alarm messages, event values): never kept."""
-    return render_labels((*zip(DATA_ITEM_LABELS, state.item_labels(tracker.item)), *_capped(state, extra)))
+    return render_labels((*zip(m.DATA_ITEM_LABELS, state.item_labels(tracker.item)), *_capped(state, extra)))
 
 
 def _capped(state: AgentState, pairs: Pairs) -> Pairs:
@@ -151,18 +150,21 @@ class Families:
     def __init__(self) -> None:
         self._families: dict[str, RenderedFamily] = {}
 
-    def get(self, name: str, documentation: str, kind: str) -> RenderedFamily:
-        family = self._families.get(name)
-        if family is None:
-            family = self._families[name] = RenderedFamily(name, documentation, kind)
-        return family
+    def get(self, family: m.Family, name: str = "", documentation: str = "") -> RenderedFamily:
+        """The rendered family of a declared one; `name` and `documentation` for a data item's (a pattern)."""
+        exposed = (name or family.name).removesuffix("_total") if family.type == "counter" else name or family.name
+        rendered = self._families.get(exposed)
+        if rendered is None:
+            rendered = self._families[exposed] = RenderedFamily(exposed, documentation or family.help, family.type)
+        return rendered
 
-    def gauge(self, name: str, documentation: str, labels: str, value: float) -> None:
-        self.get(name, documentation, "gauge").add(name, labels, value)
+    def gauge(self, family: m.Family, labels: str, value: float, name: str = "", documentation: str = "") -> None:
+        rendered = self.get(family, name, documentation)
+        rendered.add(rendered.name, labels, value)
 
-    def counter(self, name: str, documentation: str, labels: str, value: float) -> None:
-        base = name.removesuffix("_total")
-        self.get(base, documentation, "counter").add(base + "_total", labels, value)
+    def counter(self, family: m.Family, labels: str, value: float, name: str = "", documentation: str = "") -> None:
+        rendered = self.get(family, name, documentation)
+        rendered.add(rendered.name + "_total", labels, value)
 
     def merge(self, other: Families) -> None:
         """Take the lines of `other` (one agent's families, rendered on their own)."""
@@ -190,18 +192,8 @@ class ReloadHealthCollector(Collector):
     def collect(self) -> Iterator[RenderedFamily]:
         health = self._health()
         families = Families()
-        families.gauge(
-            "factorydash_config_last_reload_successful",
-            "1 if the last configuration reload (SIGHUP or /-/reload) succeeded or none was tried, else 0.",
-            "",
-            1 if health.successful else 0,
-        )
-        families.gauge(
-            "factorydash_config_last_reload_success_timestamp_seconds",
-            "Wall clock of the last successful configuration load (the start counts).",
-            "",
-            health.success_timestamp,
-        )
+        families.gauge(m.CONFIG_RELOAD_SUCCESSFUL, "", 1 if health.successful else 0)
+        families.gauge(m.CONFIG_RELOAD_SUCCESS_TIMESTAMP, "", health.success_timestamp)
         yield from families
 
 
@@ -216,12 +208,11 @@ class FactorydashCollector(Collector):
     def collect(self) -> Iterator[RenderedFamily]:
         families = Families()
         families.gauge(
-            "factorydash_build_info",
-            "factorydash version and the Python it runs on; always 1.",
+            m.BUILD_INFO,
             render_labels((("version", __version__), ("python_version", platform.python_version()))),
             1,
         )
-        families.get("mtconnect_agent_up", "1 if the last exchange with the agent succeeded, else 0.", "gauge")
+        families.get(m.AGENT_UP)
         for state in self._states():
             with state.lock:
                 self._collect_isolated(state, families)
@@ -239,23 +230,17 @@ class FactorydashCollector(Collector):
             state.counters.collect_errors += 1
         else:
             families.merge(own)
-        families.counter(
-            "mtconnect_agent_collect_errors_total",
-            "Scrapes that left out the agent's series because rendering them failed (see the exporter log).",
-            render_labels((("agent", state.name),)),
-            state.counters.collect_errors,
-        )
+        families.counter(m.AGENT_COLLECT_ERRORS, render_labels((("agent", state.name),)), state.counters.collect_errors)
 
     # -- agent -----------------------------------------------------------------
 
     def _collect_agent(self, state: AgentState, families: Families) -> None:
         agent = render_labels((("agent", state.name),))
-        families.gauge("mtconnect_agent_up", "", agent, 1 if state.up else 0)
+        families.gauge(m.AGENT_UP, agent, 1 if state.up else 0)
         header = state.header
         if header is not None:
             families.gauge(
-                "mtconnect_agent_info",
-                "Identity of the agent: instance, software version, schema version, sender; always 1.",
+                m.AGENT_INFO,
                 render_labels(
                     (
                         ("agent", state.name),
@@ -274,79 +259,34 @@ class FactorydashCollector(Collector):
                 1,
             )
             if header.buffer_size is not None:
-                families.gauge(
-                    "mtconnect_agent_buffer_size", "Observations the agent's buffer holds.", agent, header.buffer_size
-                )
+                families.gauge(m.AGENT_BUFFER_SIZE, agent, header.buffer_size)
         counters = state.counters
-        families.counter(
-            "mtconnect_agent_restarts_total",
-            "Agent restarts seen (a new instanceId).",
-            agent,
-            counters.restarts,
-        )
-        families.counter(
-            "mtconnect_agent_observations_total", "Observations read from the agent's stream.", agent,
-            counters.observations,
-        )
-        families.counter(
-            "mtconnect_agent_observations_lost_total",
-            "Observations the agent no longer held when the exporter asked (buffer overrun or restart).",
-            agent,
-            counters.lost,
-        )
-        families.counter(
-            "mtconnect_agent_observations_undeclared_total",
-            "Observations of data items the agent's probe did not declare, set aside (also in observations_total).",
-            agent,
-            counters.undeclared,
-        )
-        families.counter(
-            "mtconnect_series_dropped_total", "Series not created because a series cap was reached.", agent,
-            counters.dropped_series,
-        )
-        errors = families.get(
-            "mtconnect_agent_request_errors", "Failed exchanges with the agent by reason.", "counter"
-        )
+        families.counter(m.AGENT_RESTARTS, agent, counters.restarts)
+        families.counter(m.AGENT_OBSERVATIONS, agent, counters.observations)
+        families.counter(m.AGENT_OBSERVATIONS_LOST, agent, counters.lost)
+        families.counter(m.AGENT_OBSERVATIONS_UNDECLARED, agent, counters.undeclared)
+        families.counter(m.SERIES_DROPPED, agent, counters.dropped_series)
+        families.get(m.AGENT_REQUEST_ERRORS)
         for reason, count in sorted(counters.errors.items()):
-            errors.add(
-                "mtconnect_agent_request_errors_total", render_labels((("agent", state.name), ("reason", reason))), count
-            )
-        durations = families.get(
-            "mtconnect_agent_request_duration_seconds", "Duration of requests to the agent by request.", "histogram"
-        )
+            families.counter(m.AGENT_REQUEST_ERRORS, render_labels((("agent", state.name), ("reason", reason))), count)
+        durations = families.get(m.AGENT_REQUEST_DURATION)
         for request, histogram in sorted(counters.durations.items()):
             pairs = (("agent", state.name), ("request", request))
             for bound, count in histogram.cumulative():
-                durations.add(
-                    "mtconnect_agent_request_duration_seconds_bucket", render_labels((*pairs, ("le", bound))), count
-                )
+                durations.add(durations.name + "_bucket", render_labels((*pairs, ("le", bound))), count)
             labels = render_labels(pairs)
-            durations.add("mtconnect_agent_request_duration_seconds_count", labels, histogram.total)
-            durations.add("mtconnect_agent_request_duration_seconds_sum", labels, histogram.sum)
-        rejected = families.get(
-            "mtconnect_agent_timestamps_rejected",
-            "Observation timestamps not taken as they are, by reason (unparsable, future, outlier).",
-            "counter",
-        )
+            durations.add(durations.name + "_count", labels, histogram.total)
+            durations.add(durations.name + "_sum", labels, histogram.sum)
+        families.get(m.AGENT_TIMESTAMPS_REJECTED)
         for reason, count in counters.timestamps_rejected.items():
-            rejected.add(
-                "mtconnect_agent_timestamps_rejected_total",
-                render_labels((("agent", state.name), ("reason", reason))),
-                count,
+            families.counter(
+                m.AGENT_TIMESTAMPS_REJECTED, render_labels((("agent", state.name), ("reason", reason))), count
             )
         lag = state.sequence_lag()
         if lag is not None:
-            families.gauge(
-                "mtconnect_agent_sequence_lag", "Observations the agent holds that the exporter has not read yet.",
-                agent, lag,
-            )
+            families.gauge(m.AGENT_SEQUENCE_LAG, agent, lag)
         if state.last_success is not None:
-            families.gauge(
-                "mtconnect_agent_last_success_timestamp_seconds",
-                "Exporter clock of the last successful exchange with the agent.",
-                agent,
-                state.last_success,
-            )
+            families.gauge(m.AGENT_LAST_SUCCESS, agent, state.last_success)
         self._collect_devices(state, families)
         agent_now = state.clock.now
         adapters: dict[tuple[str, str], list[AdapterItemTracker]] = {}
@@ -364,8 +304,7 @@ class FactorydashCollector(Collector):
             elif isinstance(tracker, TextEventTracker):
                 if tracker.value is not None:
                     families.gauge(
-                        "mtconnect_event_info",
-                        "Current value of a free-text event enabled in the config; always 1.",
+                        m.EVENT_INFO,
                         _uncached_labels(state, tracker, (("event", tracker.item.type), ("value", tracker.value))),
                         1,
                     )
@@ -384,8 +323,7 @@ class FactorydashCollector(Collector):
             pairs = (("agent", state.name), *_capped(state, (("device", device.name),)))
             labels = render_labels(pairs)
             families.gauge(
-                "mtconnect_device_info",
-                "Identity of the device from the agent's probe; always 1.",
+                m.DEVICE_INFO,
                 render_labels(
                     (
                         *pairs,
@@ -405,20 +343,10 @@ class FactorydashCollector(Collector):
             )
             tracker = availability.get(device.name)
             if tracker is not None and tracker.current is not None:
-                families.gauge(
-                    "mtconnect_device_available",
-                    "1 if the device's AVAILABILITY is AVAILABLE (its data source is connected), else 0.",
-                    labels,
-                    1 if tracker.current == "AVAILABLE" else 0,
-                )
+                families.gauge(m.DEVICE_AVAILABLE, labels, 1 if tracker.current == "AVAILABLE" else 0)
             last = state.device_last_observation.get(device.name)
             if last is not None:
-                families.gauge(
-                    "mtconnect_device_last_observation_timestamp_seconds",
-                    "Exporter clock when the newest observation of the device arrived.",
-                    labels,
-                    last,
-                )
+                families.gauge(m.DEVICE_LAST_OBSERVATION, labels, last)
             account = state.accounts.get(device.name)
             if account is not None and not device.is_agent:
                 plan = state.plan_for(state.name, device.name)
@@ -427,189 +355,88 @@ class FactorydashCollector(Collector):
                 continue
             plan = self._plan_for(state.name, device.name)
             if plan.calendar is not None:
-                families.gauge(
-                    "mtconnect_device_planned_production",
-                    "1 inside a planned production shift of the device's calendar, 0 outside.",
-                    labels,
-                    1 if plan.calendar.is_planned(now) else 0,
-                )
+                families.gauge(m.DEVICE_PLANNED_PRODUCTION, labels, 1 if plan.calendar.is_planned(now) else 0)
             if plan.ideal_cycle_time is not None:
-                families.gauge(
-                    "mtconnect_device_ideal_cycle_time_seconds",
-                    "Configured ideal cycle time of one part on the device.",
-                    labels,
-                    plan.ideal_cycle_time,
-                )
+                families.gauge(m.DEVICE_IDEAL_CYCLE_TIME, labels, plan.ideal_cycle_time)
 
 
 def _account(pairs: Pairs, view: AccountView, families: Families) -> None:
     """ISO 22400 time elements, parts and the shift and day gauges of one device."""
     labels = render_labels(pairs)
     for element in ELEMENTS:
-        families.counter(
-            "mtconnect_device_time_seconds_total",
-            "ISO 22400 time elements of the device on agent time (docs/time-accounting.md): planned_busy is "
-            "unavailable + setup + production + delay + down.",
-            render_labels((*pairs, ("element", element))),
-            view.totals.seconds[element],
-        )
+        families.counter(m.DEVICE_TIME, render_labels((*pairs, ("element", element))), view.totals.seconds[element])
     for element, causes in view.losses.causes.items():
         for cause, seconds in causes.items():
-            families.counter(
-                "mtconnect_device_loss_seconds_total",
-                "Seconds of the loss elements delay, down, setup and unavailable by the cause that put the device "
-                "there (docs/time-accounting.md section 5); per element they add up to its time element.",
-                render_labels((*pairs, ("element", element), ("cause", cause))),
-                seconds,
-            )
+            families.counter(m.DEVICE_LOSS, render_labels((*pairs, ("element", element), ("cause", cause))), seconds)
     for condition, codes in view.losses.alarms.items():
         for code, seconds in codes.items():
             families.counter(
-                "mtconnect_device_alarm_seconds_total",
-                "Planned busy seconds during which a Fault activation of the condition was active, by native "
-                "code (conditionId without one).",
-                render_labels((*pairs, ("condition", condition), ("native_code", code))),
-                seconds,
+                m.DEVICE_ALARM, render_labels((*pairs, ("condition", condition), ("native_code", code))), seconds
             )
-    families.counter(
-        "mtconnect_device_parts_produced_total", "Parts produced in planned busy time, across counter resets.",
-        labels, view.totals.produced,
-    )
+    families.counter(m.DEVICE_PARTS_PRODUCED, labels, view.totals.produced)
     if view.quality_source == "bad_count":
         # produced - bad would drop whenever a part is judged bad after it was counted: not a counter.
-        families.counter(
-            "mtconnect_device_parts_bad_total",
-            "Bad parts (increases of the BAD count) in planned busy time, for quality_source bad_count: "
-            "good parts are produced minus bad.",
-            labels,
-            view.totals.bad,
-        )
+        families.counter(m.DEVICE_PARTS_BAD, labels, view.totals.bad)
     else:
         good = good_parts(view.totals, view.quality_source)
         if good is not None:
-            families.counter(
-                "mtconnect_device_parts_good_total",
-                "Good parts produced in planned busy time, from the device's quality source.",
-                labels,
-                good,
-            )
+            families.counter(m.DEVICE_PARTS_GOOD, labels, good)
     if view.has_ideal:
-        families.counter(
-            "mtconnect_device_ideal_production_seconds_total",
-            "Ideal cycle time of each part produced in planned busy time, summed.",
-            labels,
-            view.totals.ideal,
-        )
+        families.counter(m.DEVICE_IDEAL_PRODUCTION, labels, view.totals.ideal)
     for kind, current, previous in (("shift", view.shift, view.previous_shift), ("day", view.day, view.previous_day)):
         for period_name, period in (("current", current), ("previous", previous)):
             if period is not None:
-                _period(kind, (*pairs, ("period", period_name)), period, view, families)
+                _period(m.PERIODS[kind], (*pairs, ("period", period_name)), period, view, families)
 
 
-@dataclass(frozen=True, slots=True)
-class _PeriodNames:
-    """The gauges of a shift or a day, spelt out (the README check reads the names from this file)."""
-
-    what: str
-    start: str
-    end: str
-    seconds: str
-    parts: str
-    ideal: str
-    oee: str
-    availability: str
-    performance: str
-    quality: str
-
-
-_PERIOD_NAMES = {
-    "shift": _PeriodNames(
-        "shift",
-        "mtconnect_device_shift_start_timestamp_seconds",
-        "mtconnect_device_shift_end_timestamp_seconds",
-        "mtconnect_device_shift_seconds",
-        "mtconnect_device_shift_parts",
-        "mtconnect_device_shift_ideal_production_seconds",
-        "mtconnect_device_shift_oee_ratio",
-        "mtconnect_device_shift_availability_ratio",
-        "mtconnect_device_shift_performance_ratio",
-        "mtconnect_device_shift_quality_ratio",
-    ),
-    "day": _PeriodNames(
-        "calendar day",
-        "mtconnect_device_day_start_timestamp_seconds",
-        "mtconnect_device_day_end_timestamp_seconds",
-        "mtconnect_device_day_seconds",
-        "mtconnect_device_day_parts",
-        "mtconnect_device_day_ideal_production_seconds",
-        "mtconnect_device_day_oee_ratio",
-        "mtconnect_device_day_availability_ratio",
-        "mtconnect_device_day_performance_ratio",
-        "mtconnect_device_day_quality_ratio",
-    ),
-}
-
-
-def _period(kind: str, pairs: Pairs, period: Period, view: AccountView, families: Families) -> None:
-    names = _PERIOD_NAMES[kind]
-    what = names.what
+def _period(names: m.PeriodFamilies, pairs: Pairs, period: Period, view: AccountView, families: Families) -> None:
     labels = render_labels(pairs)
-    families.gauge(names.start, f"Start of the {what}.", labels, period.start)
-    families.gauge(names.end, f"End of the {what}.", labels, period.end)
+    families.gauge(names.start, labels, period.start)
+    families.gauge(names.end, labels, period.end)
     tally = period.tally
     for element in ELEMENTS:
-        families.gauge(
-            names.seconds, f"ISO 22400 time elements of the {what} so far.",
-            render_labels((*pairs, ("element", element))), tally.seconds[element],
-        )
+        families.gauge(names.seconds, render_labels((*pairs, ("element", element))), tally.seconds[element])
     good = good_parts(tally, view.quality_source)
     for part_kind, count in (("produced", tally.produced), ("good", good)):
         if count is not None:
-            families.gauge(
-                names.parts, f"Parts produced and good parts in planned busy time of the {what} so far.",
-                render_labels((*pairs, ("kind", part_kind))), count,
-            )
+            families.gauge(names.parts, render_labels((*pairs, ("kind", part_kind))), count)
     if view.has_ideal:
-        families.gauge(
-            names.ideal, f"Ideal production seconds of the parts of the {what} so far.", labels, tally.ideal
-        )
+        families.gauge(names.ideal, labels, tally.ideal)
     kpis = ratios(tally, view.quality_source, view.has_ideal)
-    for name, kpi, value in (
-        (names.oee, "OEE", kpis.oee), (names.availability, "availability", kpis.availability),
-        (names.performance, "performance", kpis.performance), (names.quality, "quality", kpis.quality),
+    for family, value in (
+        (names.oee, kpis.oee), (names.availability, kpis.availability),
+        (names.performance, kpis.performance), (names.quality, kpis.quality),
     ):
         if value is not None:
-            families.gauge(name, f"ISO 22400 {kpi} of the {what} so far (a ratio of its sums).", labels, value)
+            families.gauge(family, labels, value)
 
 
 def _sample(state: AgentState, tracker: SampleTracker, families: Families) -> None:
-    documentation = f"MTConnect {tracker.item.type} {tracker.item.category.lower()} values, in base units."
+    name, documentation = tracker.metric, m.SAMPLE.help_for(tracker.item.type, tracker.item.category)
     if tracker.vector is not None:
         for axis, value in zip(_AXES, tracker.vector):
-            families.gauge(tracker.metric, documentation, tracker_labels(state, tracker, (("axis", axis),)), value)
+            families.gauge(m.SAMPLE, tracker_labels(state, tracker, (("axis", axis),)), value, name, documentation)
     elif tracker.value is not None:
-        families.gauge(tracker.metric, documentation, tracker_labels(state, tracker), tracker.value)
+        families.gauge(m.SAMPLE, tracker_labels(state, tracker), tracker.value, name, documentation)
     for key, value in tracker.entries.items():
-        families.gauge(tracker.metric, documentation, _uncached_labels(state, tracker, (("key", key),)), value)
+        families.gauge(m.SAMPLE, _uncached_labels(state, tracker, (("key", key),)), value, name, documentation)
 
 
 def _state(state: AgentState, tracker: StateTracker, families: Families, agent_now: float) -> None:
-    base = tracker.metric  # mtconnect_<type>_state
     kind = tracker.item.type
     seconds = tracker.seconds_at(agent_now)
     for value in tracker.all_states():
         labels = tracker_labels(state, tracker, (("state", value),))
         families.gauge(
-            base, f"1 for the current {kind} value, 0 for every other.", labels, 1 if tracker.current == value else 0
+            m.STATE, labels, 1 if tracker.current == value else 0, tracker.metric, m.STATE.help_for(kind)
         )
         families.counter(
-            base + "_seconds_total",
-            f"Seconds spent in each {kind} value, from the agent's timestamps.",
-            labels,
-            seconds.get(value, 0.0),
+            m.STATE_SECONDS, labels, seconds.get(value, 0.0),
+            m.STATE_SECONDS.name_for(tracker.metric), m.STATE_SECONDS.help_for(kind),
         )
         families.counter(
-            base + "_transitions_total", f"Entries into each {kind} value.", labels, tracker.transitions.get(value, 0)
+            m.STATE_TRANSITIONS, labels, tracker.transitions.get(value, 0),
+            m.STATE_TRANSITIONS.name_for(tracker.metric), m.STATE_TRANSITIONS.help_for(kind),
         )
 
 
@@ -617,22 +444,19 @@ def _condition(state: AgentState, tracker: ConditionTracker, families: Families)
     condition = (("condition", tracker.item.type),)
     for level in CONDITION_LEVELS:
         families.gauge(
-            "mtconnect_condition_level",
-            "1 for the condition's highest active level (normal, warning, fault, unavailable), 0 for the others.",
+            m.CONDITION_LEVEL,
             tracker_labels(state, tracker, (*condition, ("level", level))),
             1 if tracker.level == level else 0,
         )
     for level in ("warning", "fault"):
         families.counter(
-            "mtconnect_condition_activations_total",
-            "Onsets of warning and fault activations of the condition.",
+            m.CONDITION_ACTIVATIONS,
             tracker_labels(state, tracker, (*condition, ("level", level))),
             tracker.activations[level],
         )
     for activation in tracker.active.values():
         families.gauge(
-            "mtconnect_condition_active",
-            "1 for each active warning or fault activation, with its native code and message.",
+            m.CONDITION_ACTIVE,
             _uncached_labels(
                 state,
                 tracker,
@@ -652,14 +476,11 @@ def _condition(state: AgentState, tracker: ConditionTracker, families: Families)
 def _numeric_event(state: AgentState, tracker: NumericEventTracker, families: Families) -> None:
     labels = tracker_labels(state, tracker)
     if tracker.value is not None:
-        families.gauge(tracker.metric, f"MTConnect {tracker.item.type} event value.", labels, tracker.value)
-    if tracker.counts_parts:
-        families.counter(
-            "mtconnect_parts_total",
-            "Parts counted from increases of PART_COUNT, across controller resets.",
-            labels,
-            tracker.parts_total,
+        families.gauge(
+            m.NUMERIC_EVENT, labels, tracker.value, tracker.metric, m.NUMERIC_EVENT.help_for(tracker.item.type)
         )
+    if tracker.counts_parts:
+        families.counter(m.PARTS, labels, tracker.parts_total)
 
 
 def _adapter_info(state: AgentState, items: list[AdapterItemTracker], families: Families) -> None:
@@ -670,8 +491,7 @@ def _adapter_info(state: AgentState, items: list[AdapterItemTracker], families: 
     values.update((ADAPTER_INFO_LABELS[t.item.type], t.value) for t in items if t.value is not None)
     item = items[0].item
     families.gauge(
-        "mtconnect_adapter_info",
-        "Identity of each adapter of the Agent device: its URI, software and MTConnect versions; always 1.",
+        m.ADAPTER_INFO,
         render_labels(
             (
                 ("agent", state.name),

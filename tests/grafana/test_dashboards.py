@@ -5,7 +5,7 @@ template-datasource-rule, panel-datasource-rule, panel-title-description-rule,
 panel-units-rule, target-rate-interval-rule, target-promql-rule (with
 promtool), plus: a stable uid and no id, counters only inside
 rate/increase, unique uids and titles, every variable defined, every link
-target existing, every metric in the metric contract or a recording rule.
+target existing, every metric declared in factorydash.metrics or a recording rule.
 
 Two deliberate exceptions to target-rate-interval-rule: a panel about "the
 selected time range" may use `[$__range]` in rate/increase, and then its
@@ -33,6 +33,9 @@ from typing import Any
 
 import pytest
 import yaml
+
+from factorydash import metrics as declared
+from factorydash.units import UNITS
 
 from grafana_dashboards import (
     DASHBOARDS_DIR,
@@ -150,43 +153,22 @@ def test_promql_analysis_finds_metrics_outside_functions_labels_and_strings() ->
 # --- contract: metrics and recording rules -----------------------------------
 
 
-def _design_section(title: str) -> str:
-    text = (REPO_ROOT / "docs" / "design.md").read_text(encoding="utf-8")
-    return text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
-
-
-def reference_metrics() -> set[str]:
-    """The fixed names of the metrics reference docs/metrics.md (checked against the collector by tests/test_readme.py).
-
-    docs/design.md's contract does not list the shift and day gauges; the reference does.
-    """
-    text = (REPO_ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
-    return {
-        name
-        for first_cell in re.findall(r"^\| (`mtconnect_[^|]*)\| (?:gauge|counter|histogram) \|", text, re.M)
-        for name in re.findall(r"`(mtconnect_\w+)`", first_cell)
-    }
-
-
 def contract_metrics() -> tuple[set[str], list[re.Pattern[str]], set[str]]:
-    """Names, name patterns and counter series of the metric contract in docs/design.md and docs/metrics.md."""
-    section = _design_section("Metric contract")
-    unit_rule = re.search(r"`<unit>` and the scale come from(.*?)\n- ", section, re.S)
-    assert unit_rule, "design.md: the <unit> naming rule moved"
-    units = set(re.findall(r"->\s*`(\w+)`", unit_rule.group(1)))
-    names = set(re.findall(r"`(mtconnect_\w+|factorydash_\w+)`", section)) | reference_metrics()
-    patterns, counters = [], set()
-    for template, kind in re.findall(r"^\| `([\w<>]+)` \| (\w+) \|", section, re.M):
-        if kind == "counter":
-            counters.add(template)
-        if kind == "histogram":
+    """Names, name patterns and counter series of the metric families declared in factorydash.metrics."""
+    units = "|".join(sorted({target.suffix for target in UNITS.values() if target.suffix}))
+    names, patterns, counters = set(), [], set()
+    for family in declared.FAMILIES:
+        if family.type == "counter":
+            counters.add(family.name)
+        if family.type == "histogram":
             suffixes = ("_bucket", "_sum", "_count")
-            names.update(template + suffix for suffix in suffixes)
-            counters.update(template + suffix for suffix in suffixes)
-        if "<" in template and template != "mtconnect_<type>":  # that one would match any name
-            regex = re.escape(template).replace("<type>", "[a-z][a-z0-9_]*")
-            regex = regex.replace("<unit>", "(?:" + "|".join(sorted(units)) + ")")
-            patterns.append(re.compile(regex + "$"))
+            names.update(family.name + suffix for suffix in suffixes)
+            counters.update(family.name + suffix for suffix in suffixes)
+        if not family.is_pattern:
+            names.add(family.name)
+        elif family is not declared.NUMERIC_EVENT:  # `mtconnect_<type>` would match any name
+            patterns.append(declared.pattern(family, units))
+        names.update(family.standard_names)
     return names, patterns, counters
 
 

@@ -1,5 +1,5 @@
 """The Prometheus mixin: config, recording rules and alerts, checked by promtool
-and against the conventions and the metric contract in docs/design.md."""
+and against the conventions and the metric families declared in factorydash.metrics."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from factorydash import metrics as declared
 from tests.conftest import ROOT as REPO
 from tests.conftest import require_program
 
@@ -98,27 +99,22 @@ def uncomment_shard(text: str) -> str:
 
 
 def contract() -> list[tuple[re.Pattern[str], set[str]]]:
-    """(name pattern, label names) for every metric of the contract table in docs/design.md.
+    """(name pattern, label names) for every family declared in factorydash.metrics.
 
-    Families whose whole name is a placeholder after the prefix (`mtconnect_<type>`,
-    `mtconnect_<type>_<unit>`) would accept any name; rules must not rely on them,
-    since those names depend on each agent's device model.
+    Families whose whole name is a placeholder after the prefix (`mtconnect_<type>`) would accept any name;
+    rules must not rely on them, since those names depend on each agent's device model.
     """
-    text = DESIGN.read_text(encoding="utf-8")
-    item_labels = re.search(r"Data item labels \(in this order\): `([^`]*)`", text, re.S)
-    assert item_labels, "docs/design.md no longer states the data item labels"
-    data_item = [label.strip() for label in item_labels.group(1).split(",")]
-    table = text.split("## Metric contract", 1)[1].split("\n## ", 1)[0]
-    metrics = []
-    for name, labels in re.findall(r"^\| `([^`]+)` \| \w+ \| ([^|]*) \|", table, re.M):
-        if re.search(r"<\w+>$", name):
+    found = []
+    for family in declared.most_specific_first(declared.FAMILIES):
+        if family is declared.NUMERIC_EVENT:
             continue
-        labels = re.sub(r"\(.*?\)", "", labels).replace("data item labels", ", ".join(data_item))
-        label_set = {label.strip() for label in re.split(r"[,+]", labels) if label.strip()}
-        pattern = re.escape(name).replace(re.escape("<type>"), "[a-z0-9_]+").replace(re.escape("<unit>"), "[a-z0-9_]+")
-        metrics.append((re.compile(pattern), label_set | TARGET_LABELS))
-    assert len(metrics) > 20, "the metric contract table was not found in docs/design.md"
-    return metrics
+        labels = set(family.all_labels) | TARGET_LABELS
+        found.append((declared.pattern(family), labels))
+        if family.type == "histogram":
+            for suffix in ("_count", "_sum"):
+                found.append((re.compile(re.escape(family.name + suffix)), labels))
+            found.append((re.compile(re.escape(family.name + "_bucket")), labels | {"le"}))
+    return found
 
 
 def contract_labels(metric: str, metrics: list[tuple[re.Pattern[str], set[str]]]) -> set[str] | None:
