@@ -62,7 +62,10 @@ def test_every_family_of_the_golden_exposition_is_declared_with_its_type_help_an
             assert required <= set(sample.labels) <= allowed, (sample.name, sorted(sample.labels))
         checked.add(family.name)
     # the golden file covers every kind of family: the check above is no empty loop
-    for family in (metrics.SAMPLE, metrics.STATE, metrics.DEVICE_TIME):
+    for family in (
+        metrics.SAMPLE, metrics.STATE, metrics.DEVICE_TIME, metrics.DEVICE_ALARM, metrics.CONDITION_ACTIVE, metrics.PARTS,
+        metrics.EVENT_INFO, metrics.ADAPTER_INFO, metrics.PERIODS["shift"].oee,
+    ):
         assert family.name in checked, family.name
 
 

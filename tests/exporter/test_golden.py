@@ -21,7 +21,6 @@ from factorydash.web import ExporterApp
 from tests.conftest import require_program
 
 HERE = Path(__file__).parent
-FIXTURES = HERE / "fixtures"
 GOLDEN = HERE / "golden"
 NON_DETERMINISTIC = re.compile(
     r"^(process_|python_|factorydash_build_info|mtconnect_agent_request_duration_seconds"
@@ -54,9 +53,9 @@ def exposition() -> str:
     config = load_config(GOLDEN / "config.yml")
     exporter = Exporter(config)
     with responses.RequestsMock() as agent:
-        agent.get("http://agent.test/mtc/probe", body=(FIXTURES / "agent-2.x-probe.xml").read_bytes())
+        agent.get("http://agent.test/mtc/probe", body=(GOLDEN / "probe.xml").read_bytes())
         agent.get("http://agent.test/mtc/current", body=(GOLDEN / "current.xml").read_bytes())
-        agent.get("http://agent.test/mtc/sample", body=(FIXTURES / "agent-2.x-sample.xml").read_bytes())
+        agent.get("http://agent.test/mtc/sample", body=(GOLDEN / "sample.xml").read_bytes())
         follower = exporter.agents["cell-3"].follower
         for _ in range(3):
             follower.step()
