@@ -20,7 +20,8 @@ from lxml import etree
 
 from factorydash.collector import FactorydashCollector
 from factorydash.parser import parse_document
-from factorydash.state import AgentState, SeriesBudget, StateSettings
+from factorydash.limits import SeriesBudget
+from factorydash.state import AgentState, StateSettings
 from factorydash.collector import render_metrics
 
 from .standin import FleetAgent

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from factorydash.config import config_from_agent_flags
 from factorydash.exporter import Exporter
-from factorydash.state import ConditionTracker, StateTracker
+from factorydash.conditions import ConditionTracker
+from factorydash.trackers import StateTracker
 
 from .baseline import rows_of
 from .standin import Item, Scripted, ScriptedAgent, StandInServer

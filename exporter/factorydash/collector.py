@@ -32,19 +32,11 @@ from . import metrics as m
 from .accounting import ELEMENTS, AccountView, Period, good_parts, ratios
 from .floattext import float_text
 from .planning import DevicePlan, calendar_for
+from .conditions import CONDITION_LEVELS, ConditionTracker
+from .limits import cap_label_value  # the one label-length rule
+from .state import AgentState
+from .trackers import AdapterItemTracker, NumericEventTracker, SampleTracker, StateTracker, TextEventTracker, Tracker
 from .vocabularies import ADAPTER_INFO_LABELS
-from .state import (
-    CONDITION_LEVELS,
-    AdapterItemTracker,
-    AgentState,
-    ConditionTracker,
-    NumericEventTracker,
-    SampleTracker,
-    StateTracker,
-    TextEventTracker,
-    Tracker,
-)
-from .state import _cap as cap_label_value  # the one label-length rule
 
 if TYPE_CHECKING:
     from .exporter import ReloadHealth

@@ -10,15 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .parser import DataItem
-from .state import (
-    AgentState,
-    ConditionTracker,
-    NumericEventTracker,
-    SampleTracker,
-    StateTracker,
-    TextEventTracker,
-    Tracker,
-)
+from .conditions import ConditionTracker
+from .state import AgentState
+from .trackers import NumericEventTracker, SampleTracker, StateTracker, TextEventTracker, Tracker
 
 VALUE_UNAVAILABLE = "value unavailable (no series until the agent sends one)"
 

@@ -13,7 +13,8 @@ from .config import AgentConfig, Config, Settings
 from .follower import AgentFollower
 from .planning import DevicePlan
 from .snapshot import Snapshot, resume, take
-from .state import AgentState, PlanLookup, SeriesBudget, StateSettings
+from .limits import SeriesBudget
+from .state import AgentState, PlanLookup, StateSettings
 from .storage import DEFAULT_INTERVAL_SECONDS, SnapshotStore, SnapshotWriter
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,9 @@ from html import escape
 
 from . import __version__
 from .coverage import Coverage, agent_coverage
-from .state import AgentState, ConditionTracker, StateTracker
+from .conditions import ConditionTracker
+from .state import AgentState
+from .trackers import StateTracker
 
 DEFAULT_REFRESH_SECONDS = 5
 

@@ -29,18 +29,9 @@ from typing import Any
 from .accounting import DeviceAccount, DeviceClass, Losses, Role, Tally
 from .follower import AgentFollower, Phase
 from .parser import DataItem, Device, Header
-from .state import (
-    Activation,
-    AgentCounters,
-    AgentState,
-    ConditionTracker,
-    DurationHistogram,
-    NumericEventTracker,
-    SampleTracker,
-    StateTracker,
-    TextEventTracker,
-    Tracker,
-)
+from .conditions import Activation, ConditionTracker
+from .state import AgentCounters, AgentState, DurationHistogram
+from .trackers import NumericEventTracker, SampleTracker, StateTracker, TextEventTracker, Tracker
 from .timebook import AgentClock, DeviceTimeline, Stamp, TimelineSegment
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,16 @@
-"""Per-agent state: applies observations in sequence order.
+"""Per-agent state: applies an agent's documents in sequence order to its trackers and device accounts.
 
 One `AgentState` per configured agent. The follower thread applies parsed
 documents; the collector reads a consistent view under the same lock. The
 state keeps what a `/current` poller cannot: time spent in each state and
 entries into it (from the agent's own timestamps), part counters that
-survive controller resets, and every onset of a condition.
+survive controller resets, and every onset of a condition. The per-item
+trackers live in `trackers` and `conditions`, the series cap in `limits`.
+
+Over 400 lines because `AgentState` is one lock's worth of state: the model
+(probe, re-probe, restore), the stamping of observations (docs/time-accounting.md
+sections 1-3) and the routing of each observation to its tracker and its
+device's account share private indexes that must change together under that lock.
 """
 
 from __future__ import annotations
@@ -14,36 +20,30 @@ import math
 import sys
 import threading
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 
+from . import metrics
 from .accounting import DeviceAccount, Role
+from .conditions import CONDITION_LEVELS, ConditionTracker
+from .limits import SeriesBudget, cap_label_value
 from .parser import DataItem, Device, DevicesDocument, Header, Observation, StreamsDocument, parse_timestamp
 from .planning import Calendar, DevicePlan, calendar_for
-from .timebook import (
-    REJECTION_REASONS,
-    AgentClock,
-    DeviceTimeline,
-    Stamp,
-    TimestampRules,
-    closed_length,
-    exposed_part,
+from .timebook import REJECTION_REASONS, AgentClock, DeviceTimeline, Stamp, TimestampRules
+from .trackers import (
+    AdapterItemTracker,
+    NumericEventTracker,
+    SampleTracker,
+    StateTracker,
+    TextEventTracker,
+    Tracker,
+    is_vector,
 )
 from .units import metric_name, unit_for
-from .vocabularies import (
-    ADAPTER_INFO_LABELS,
-    NUMERIC_EVENT_TYPES,
-    UNAVAILABLE,
-    VECTOR_EVENT_TYPES,
-    untracked_reason,
-    vocabulary_for,
-)
+from .vocabularies import ADAPTER_INFO_LABELS, NUMERIC_EVENT_TYPES, UNAVAILABLE, untracked_reason, vocabulary_for
 
 log = logging.getLogger(__name__)
 
-CONDITION_LEVELS = ("normal", "warning", "fault", "unavailable")
 # Series of one device: info, available, last observation, planned production, ideal cycle time.
 DEVICE_SERIES = 5
 
@@ -53,476 +53,6 @@ UNTRACKED_CAP = "series cap reached"
 # Data items kept per reason for the coverage; beyond it they are only counted (a 200k-item probe keeps
 # no more items alive than its series cap allows, tests/robustness/test_cardinality.py).
 MAX_LISTED_UNTRACKED = 25
-
-
-def _is_vector(item: DataItem) -> bool:
-    """Three numbers per value (PATH_POSITION, ROTATION, *_3D units): a gauge per axis."""
-    return (
-        item.type.endswith("_3D") or item.units.endswith("_3D") or item.type in ("PATH_POSITION", "ORIENTATION")
-        or (item.category == "EVENT" and item.type in VECTOR_EVENT_TYPES)
-    )
-
-
-def _cap(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "\u2026"
-
-
-def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-class SeriesBudget:
-    """A cap on series, shared by whoever holds it (one per agent, one global).
-
-    Accounting is exact: every holder (a tracker, an agent's devices) gives back exactly what it
-    reserved, so re-probes, reloads and retired agents return the budget to where it was.
-    """
-
-    def __init__(self, limit: int, parent: SeriesBudget | None = None) -> None:
-        self.limit = limit
-        self.used = 0
-        self.parent = parent
-        self._lock = threading.Lock()
-
-    def reserve(self, count: int) -> bool:
-        with self._lock:
-            if self.used + count > self.limit:
-                return False
-            if self.parent is not None and not self.parent.reserve(count):
-                return False
-            self.used += count
-            return True
-
-    def release(self, count: int) -> None:
-        with self._lock:
-            self.used -= count
-        if self.parent is not None:
-            self.parent.release(count)
-
-
-# ---------------------------------------------------------------------------
-# Trackers: one per data item, each knows its metric and how to apply values.
-
-
-@dataclass(slots=True)
-class Tracker(ABC):
-    item: DataItem
-    metric: str
-    budget: SeriesBudget
-    static_series: int = 1
-    # The collector's rendered label strings of this item's series, kept as long as the tracker
-    # (one string per tracker, and a dict only for items with extra labels such as `state`).
-    rendered_labels: str = field(default="", kw_only=True, repr=False, compare=False)
-    rendered_extra_labels: dict[tuple[tuple[str, str], ...], str] | None = field(
-        default=None, kw_only=True, repr=False, compare=False
-    )
-    reserved: int = field(default=0, kw_only=True, repr=False, compare=False)  # series taken from `budget`
-
-    @abstractmethod
-    def apply(self, observation: Observation, state: AgentState) -> None:
-        """Take one observation of this data item, in sequence order."""
-
-    def reserve(self, count: int) -> bool:
-        """Take `count` series from the budget for this tracker; False (nothing taken) at the cap."""
-        if not self.budget.reserve(count):
-            return False
-        self.reserved += count
-        return True
-
-    def give_back(self, count: int) -> None:
-        self.budget.release(count)
-        self.reserved -= count
-
-    def release(self) -> None:
-        """Give back every series this tracker holds (it is being dropped)."""
-        self.give_back(self.reserved)
-
-
-# Shared by every tracker without DATA_SET/TABLE keys: an empty dict each would cost 64 bytes per series.
-_NO_ENTRIES: Mapping[str, float] = MappingProxyType({})
-
-
-@dataclass(slots=True)
-class SampleTracker(Tracker):
-    """A numeric SAMPLE: VALUE, 3D, TIME_SERIES (latest) or DATA_SET/TABLE entries."""
-
-    scale: float = 1.0
-    plain: bool = False  # a single number (VALUE representation, not 3D): the hot path
-    value: float | None = None
-    vector: tuple[float, ...] | None = None
-    entries: Mapping[str, float] = field(default_factory=lambda: _NO_ENTRIES)  # replaced, never changed in place
-
-    def apply(self, observation: Observation, state: AgentState) -> None:
-        text = observation.value
-        if self.plain and observation.entries is None:
-            try:
-                number = float(text)
-            except ValueError:
-                pass  # UNAVAILABLE, text with spaces, garbage: the general path below
-            else:
-                if number - number == 0:  # finite (inf - inf and nan - nan are nan)
-                    self.value = number * self.scale
-                    return
-        representation = self.item.representation
-        if observation.entries is not None or representation in ("DATA_SET", "TABLE"):
-            self._apply_entries(observation, state)
-            return
-        if text == UNAVAILABLE or text == "":
-            self.value = None
-            self.vector = None
-            return
-        if self.item.type.endswith("_3D") or self.item.units.endswith("_3D") or " " in text:
-            parts = text.split()
-            if representation == "TIME_SERIES":
-                self.value = _scaled(parts[-1] if parts else "", self.scale)
-                return
-            numbers = [_scaled(part, self.scale) for part in parts[:3]]
-            if len(numbers) == 3 and None not in numbers:
-                self.vector = tuple(numbers)  # type: ignore[arg-type]
-            else:
-                self.vector = None
-                state.count_unparsable(self.item, text)
-            return
-        value = _scaled(text, self.scale)
-        if value is None:
-            state.count_unparsable(self.item, text)
-        self.value = value
-
-    def _apply_entries(self, observation: Observation, state: AgentState) -> None:
-        entries = observation.entries
-        if observation.value == UNAVAILABLE and not entries:
-            self._resize({})
-            return
-        if observation.reset_triggered or state.applying_current:
-            updated: dict[str, float] = {}
-        else:
-            updated = dict(self.entries)
-        limit = state.settings_label_limit
-        for entry in entries or ():
-            if entry.cells:
-                for cell_key, cell_value in entry.cells:
-                    key = _cap(f"{entry.key}/{cell_key}", limit)
-                    number = _scaled(cell_value, self.scale)
-                    if entry.removed or number is None:
-                        updated.pop(key, None)
-                    else:
-                        updated[key] = number
-                if entry.removed:
-                    prefix = entry.key + "/"
-                    for key in [key for key in updated if key.startswith(prefix)]:
-                        del updated[key]
-                continue
-            key = _cap(entry.key, limit)
-            number = _scaled(entry.value, self.scale)
-            if entry.removed or number is None:
-                updated.pop(key, None)
-            else:
-                updated[key] = number
-        self._resize(updated, state)
-
-    def _resize(self, updated: dict[str, float], state: AgentState | None = None) -> None:
-        grow = len(updated) - len(self.entries)
-        if grow > 0 and not self.reserve(grow):
-            # Keep the keys we already had; drop only the new ones.
-            kept = {key: value for key, value in updated.items() if key in self.entries}
-            dropped = len(updated) - len(kept)
-            if state is not None:
-                state.count_dropped(self.item, dropped)
-            self.give_back(len(self.entries) - len(kept))
-            self.entries = kept
-            return
-        if grow < 0:
-            self.give_back(-grow)
-        self.entries = updated
-
-
-def _scaled(text: str, scale: float) -> float | None:
-    value = _number(text)
-    return None if value is None else value * scale
-
-
-@dataclass(slots=True)
-class StateTracker(Tracker):
-    """A closed-vocabulary EVENT: one-hot state, seconds in each state, entries.
-
-    Time is booked with the rule of docs/time-accounting.md (see `timebook`): each value's
-    interval starts at its observation's stamp and books max(closed length, exposed part).
-    """
-
-    vocabulary: tuple[str, ...] = ()
-    current: str | None = None
-    since: Stamp | None = None  # start of the current value's interval; None: no interval open
-    seconds: dict[str, float] = field(default_factory=dict)  # only values that have series
-    transitions: dict[str, int] = field(default_factory=dict)
-
-    def apply(self, observation: Observation, state: AgentState) -> None:
-        value = observation.value or UNAVAILABLE
-        stamp = state.stamp(observation, self.item.device)
-        exposed = value in self.vocabulary or value in self.seconds
-        if not exposed and self.reserve(3):
-            self.seconds[value] = 0.0
-            self.transitions[value] = 0
-            exposed = True
-        elif not exposed:
-            state.count_dropped(self.item, 3)
-        since = self.since
-        if state.applying_current and since is not None and value == self.current:
-            return  # the value goes on: its interval stays open
-        if since is not None:
-            if state.applying_current:
-                length = exposed_part(since, state.clock.before)
-            else:
-                length = closed_length(since, stamp, state.clock.before)
-            self._book(length)
-        if self.current is not None and value != self.current and exposed:
-            self.transitions[value] = self.transitions.get(value, 0) + 1
-        # A refused value still ends the previous one here; its own time is simply not exposed.
-        self.current = value
-        self.since = stamp
-
-    def _book(self, length: float) -> None:
-        current = self.current
-        if current is not None and (current in self.vocabulary or current in self.seconds):
-            self.seconds[current] = self.seconds.get(current, 0.0) + length
-
-    def close_exposed(self, agent_clock: float | None) -> None:
-        """End the open interval with what it has exposed (the agent instance it belongs to ended)."""
-        if self.since is not None:
-            self._book(exposed_part(self.since, agent_clock))
-            self.since = None
-
-    def seconds_at(self, agent_clock: float | None) -> dict[str, float]:
-        """Seconds in each exposed state, the open interval's exposed part included; changes nothing."""
-        result = dict(self.seconds)
-        current = self.current
-        if self.since is not None and current is not None and (current in self.vocabulary or current in result):
-            result[current] = result.get(current, 0.0) + exposed_part(self.since, agent_clock)
-        return result
-
-    def all_states(self) -> Iterable[str]:
-        yield from self.vocabulary
-        for value in self.seconds:
-            if value not in self.vocabulary:
-                yield value
-
-
-@dataclass(slots=True)
-class NumericEventTracker(Tracker):
-    """A numeric EVENT (PART_COUNT, LINE, ...). PART_COUNT also counts parts across resets."""
-
-    scale: float = 1.0
-    value: float | None = None
-    counts_parts: bool = False
-    parts_total: float = 0.0
-    baseline: float | None = None  # last value that increases are counted from
-    pending_jump: float | None = None  # an implausible value, adopted if counting continues from it
-
-    def apply(self, observation: Observation, state: AgentState) -> None:
-        value = _scaled(observation.value, self.scale)
-        if value is None:
-            if observation.value not in (UNAVAILABLE, ""):
-                state.count_unparsable(self.item, observation.value)
-            self.value = None
-            return
-        self.value = value
-        if self.counts_parts:
-            self._count(value, observation, state)
-
-    def _count(self, value: float, observation: Observation, state: AgentState) -> None:
-        max_step = state.part_count_max_step
-        baseline = self.baseline
-        if baseline is None:
-            self.baseline = value
-            return
-        if observation.reset_triggered:
-            self.baseline = value
-            self.pending_jump = None
-            if 0 < value <= max_step:
-                self.parts_total += value
-            return
-        pending = self.pending_jump
-        if pending is not None and 0 <= value - pending <= max_step:
-            # The controller really moved to the new range: continue from there.
-            self.parts_total += value - pending
-            self.baseline = value
-            self.pending_jump = None
-            return
-        step = value - baseline
-        if 0 <= step <= max_step:
-            self.parts_total += step
-            self.baseline = value
-            self.pending_jump = None
-        elif step > max_step:
-            log.warning(
-                "agent=%s device=%s data_item=%s implausible part count jump %g -> %g not counted",
-                state.name,
-                self.item.device,
-                self.item.id,
-                baseline,
-                value,
-            )
-            self.pending_jump = value
-        else:  # a reset by the operator or at shift change
-            self.baseline = value
-            self.pending_jump = None
-            if 0 < value <= max_step:
-                self.parts_total += value
-
-
-@dataclass(slots=True)
-class TextEventTracker(Tracker):
-    """A free-text EVENT enabled for `mtconnect_event_info` (PROGRAM by default)."""
-
-    value: str | None = None
-
-    def apply(self, observation: Observation, state: AgentState) -> None:
-        text = observation.value
-        self.value = None if text == UNAVAILABLE else _cap(text, state.settings_label_limit)
-
-
-@dataclass(slots=True)
-class AdapterItemTracker(TextEventTracker):
-    """ADAPTER_URI, ADAPTER_SOFTWARE_VERSION or MTCONNECT_VERSION of an adapter of the Agent device: a label
-    of the adapter's `mtconnect_adapter_info` series (one series per adapter, reserved by each item)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Activation:
-    level: str
-    native_code: str
-    native_severity: str
-    qualifier: str
-    message: str
-    since: str
-
-
-# Activations active beyond the series cap are remembered (a repeat is no new onset, and they keep the
-# level) up to this many per condition item; beyond it they are only counted, so a flood of alarm codes
-# costs neither memory nor CPU.
-MAX_UNEXPORTED_ACTIVATIONS = 100
-
-
-@dataclass(slots=True)
-class ConditionTracker(Tracker):
-    """A CONDITION item: its level, every active Warning/Fault, and their onsets."""
-
-    level: str = "unavailable"
-    active: dict[str, Activation] = field(default_factory=dict)
-    # Activations active beyond the series cap: no series, but known, so a repeat is no new onset.
-    unexported: dict[str, Activation] = field(default_factory=dict)
-    activations: dict[str, int] = field(default_factory=lambda: {"warning": 0, "fault": 0})
-    # How many active + unexported activations are at each level: the level without a scan.
-    active_levels: dict[str, int] = field(default_factory=lambda: {"warning": 0, "fault": 0})
-
-    def apply(self, observation: Observation, state: AgentState) -> None:
-        level = observation.level or "unavailable"
-        if level == "unavailable":
-            self._clear_all()
-            self.level = "unavailable"
-            return
-        key = _activation_key(observation, state)
-        if level == "normal":
-            if key:
-                self._forget(key)
-            else:
-                self._clear_all()
-            self._relevel()
-            return
-        limit = state.settings_label_limit
-        activation = Activation(
-            level,
-            _cap(observation.native_code, limit),
-            _cap(observation.native_severity, limit),
-            _cap(observation.qualifier, limit),
-            _cap(observation.value, limit),
-            observation.timestamp,
-        )
-        previous = self.active.get(key)
-        if previous is None:
-            unexported = self.unexported.get(key)
-            unexported_level = None if unexported is None else unexported.level
-            if unexported_level != level:
-                self.activations[level] += 1
-            if unexported_level is not None:
-                self._count_level(unexported_level, -1)
-                self.unexported[key] = activation
-                self._count_level(level, 1)
-                self._relevel()
-                return
-            if not self.reserve(1):
-                state.count_dropped(self.item, 1)
-                if len(self.unexported) < MAX_UNEXPORTED_ACTIVATIONS:
-                    self.unexported[key] = activation
-                    self._count_level(level, 1)
-                self._relevel()
-                return
-            self._count_level(level, 1)
-        elif previous.level != level:
-            self.activations[level] += 1
-            self._count_level(previous.level, -1)
-            self._count_level(level, 1)
-        else:
-            activation = Activation(
-                level, activation.native_code, activation.native_severity, activation.qualifier,
-                activation.message, previous.since,
-            )
-        self.active[key] = activation
-        self._relevel()
-
-    def replace_from_current(self, observations: list[Observation], state: AgentState) -> None:
-        """A `/current` document lists every active activation: it replaces what we had."""
-        before = {key: activation.level for key, activation in (*self.active.items(), *self.unexported.items())}
-        self._clear_all()
-        self.level = "normal"
-        for observation in observations:
-            key = _activation_key(observation, state)
-            self.apply(observation, state)
-            if observation.level in ("warning", "fault") and before.get(key) == observation.level:
-                self.activations[observation.level] -= 1  # not a new onset: it was active before
-            if state.initial_current and observation.level in ("warning", "fault") and key not in before:
-                self.activations[observation.level] -= 1  # active before we started: onset not seen
-
-    def _forget(self, key: str) -> None:
-        removed = self.active.pop(key, None)
-        if removed is not None:
-            self.give_back(1)
-            self._count_level(removed.level, -1)
-        unexported = self.unexported.pop(key, None)
-        if unexported is not None:
-            self._count_level(unexported.level, -1)
-
-    def _clear_all(self) -> None:
-        self.unexported.clear()
-        if self.active:
-            self.give_back(len(self.active))
-            self.active.clear()
-        for level in self.active_levels:
-            self.active_levels[level] = 0
-
-    def _count_level(self, level: str, change: int) -> None:
-        self.active_levels[level] += change
-
-    def _relevel(self) -> None:
-        levels = self.active_levels
-        self.level = "fault" if levels["fault"] else "warning" if levels["warning"] else "normal"
-
-    def fault_codes(self) -> tuple[str, ...]:
-        """Native codes (the conditionId where there is none) of the active Fault activations, with a
-        series or not: what the device's alarm seconds are booked for."""
-        return tuple(
-            activation.native_code or key
-            for key, activation in (*self.active.items(), *self.unexported.items())
-            if activation.level == "fault"
-        )
-
-
-def _activation_key(observation: Observation, state: AgentState) -> str:
-    """An activation's identity (conditionId, else nativeCode), capped: an agent's string is never kept whole."""
-    return _cap(observation.condition_id or observation.native_code, state.settings_label_limit)
 
 
 def _carry_counters(old: Tracker, new: Tracker) -> None:
@@ -539,9 +69,6 @@ def _carry_counters(old: Tracker, new: Tracker) -> None:
         )
     elif isinstance(old, ConditionTracker) and isinstance(new, ConditionTracker):
         new.activations = dict(old.activations)
-
-
-# ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -786,19 +313,19 @@ class AgentState:
         """Label values of a data item's series: agent, device, component, component_id, data_item_id, name, sub_type."""
         limit = self.settings_label_limit
         return tuple(
-            _cap(value, limit)
+            cap_label_value(value, limit)
             for value in (self.name, item.device, item.component, item.component_id, item.id, item.name, item.sub_type)
         )
 
     def _make_tracker(self, item: DataItem) -> Tracker | None:
         unit = unit_for(item.units)
-        if item.category == "SAMPLE" or (item.category == "EVENT" and _is_vector(item)):
+        if item.category == "SAMPLE" or (item.category == "EVENT" and is_vector(item)):
             metric = sys.intern(metric_name(item.type, item.units))  # one string per metric, not per item
-            three_d = _is_vector(item)
+            three_d = is_vector(item)
             plain = not three_d and item.representation == "VALUE"
             return SampleTracker(item, metric, self.budget, 3 if three_d else 1, unit.scale, plain)
         if item.category == "CONDITION":
-            return ConditionTracker(item, "mtconnect_condition", self.budget, len(CONDITION_LEVELS) + 1)
+            return ConditionTracker(item, metrics.CONDITION_LEVEL.name, self.budget, len(CONDITION_LEVELS) + 1)
         if item.category != "EVENT":
             return None
         vocabulary = vocabulary_for(item.type, item.sub_type)
@@ -810,7 +337,7 @@ class AgentState:
             # A gauge per numeric key (ASSET_COUNT: assets per type); text entries are left out.
             return SampleTracker(item, sys.intern(metric_name(item.type, item.units)), self.budget, 0, unit.scale)
         if item.type in ADAPTER_INFO_LABELS:
-            return AdapterItemTracker(item, "mtconnect_adapter_info", self.budget, 1)
+            return AdapterItemTracker(item, metrics.ADAPTER_INFO.name, self.budget, 1)
         if item.type in NUMERIC_EVENT_TYPES or item.type in self.settings.numeric_event_types or item.units:
             counts_parts = item.type == "PART_COUNT"
             return NumericEventTracker(
@@ -818,7 +345,7 @@ class AgentState:
                 unit.scale, counts_parts=counts_parts,
             )
         if item.type in self.settings.event_info_types:
-            return TextEventTracker(item, "mtconnect_event_info", self.budget, 1)
+            return TextEventTracker(item, metrics.EVENT_INFO.name, self.budget, 1)
         return None
 
     # -- time ----------------------------------------------------------------
@@ -976,7 +503,7 @@ class AgentState:
                 value, codes = tracker.level, tracker.fault_codes()
             else:  # an item without a series: its latest observation is all that is known
                 value = observation.level or "unavailable"
-                code = _cap(observation.native_code or observation.condition_id, self.settings_label_limit)
+                code = cap_label_value(observation.native_code or observation.condition_id, self.settings_label_limit)
                 codes = (code,) if value == "fault" else ()
             self._set_faults(account, observation.data_item_id, codes)
         else:

@@ -15,7 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from factorydash.collector import FactorydashCollector, render_metrics
 from factorydash.parser import parse_document
 from factorydash.planning import DevicePlan, Shift, ShiftCalendar, WeeklyShift
-from factorydash.state import AgentState, SeriesBudget, StateSettings
+from factorydash.limits import SeriesBudget
+from factorydash.state import AgentState, StateSettings
 
 from .agentdocs import Obs, probe, streams
 

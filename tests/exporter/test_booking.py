@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 from factorydash.collector import FactorydashCollector, render_metrics
 from factorydash.parser import parse_document
 from factorydash.planning import calendar_for
-from factorydash.state import AgentState, SeriesBudget, StateSettings
+from factorydash.limits import SeriesBudget
+from factorydash.state import AgentState, StateSettings
 
 from .agentdocs import T0, Obs, condition, execution, part_count, probe, streams, ts
 

@@ -29,7 +29,8 @@ from factorydash import metrics
 from factorydash.collector import FactorydashCollector, render_metrics
 from factorydash.parser import parse_document
 from factorydash.planning import DevicePlan, Shift, ShiftCalendar, WeeklyShift
-from factorydash.state import AgentState, SeriesBudget, StateSettings
+from factorydash.limits import SeriesBudget
+from factorydash.state import AgentState, StateSettings
 
 GOLDEN = Path(__file__).parent / "golden"
 AGENT = "cell-3"

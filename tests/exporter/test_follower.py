@@ -25,7 +25,9 @@ from factorydash.client import AgentClient
 from factorydash.config import AgentConfig, config_from_agent_flags
 from factorydash.follower import MAX_BACKOFF_SECONDS, AgentFollower, Phase
 from factorydash.exporter import new_agent_state
-from factorydash.state import ConditionTracker, NumericEventTracker, SeriesBudget, StateTracker
+from factorydash.conditions import ConditionTracker
+from factorydash.limits import SeriesBudget
+from factorydash.trackers import NumericEventTracker, StateTracker
 
 from ..conftest import require_sample
 from .agentdocs import MILL_DATA_ITEMS, T0, Obs, condition, current_mill, error, execution, part_count, probe, streams, ts

@@ -7,7 +7,8 @@ from factorydash.collector import FactorydashCollector, render_metrics
 from factorydash.coverage import VALUE_UNAVAILABLE, agent_coverage, coverage_text
 from factorydash.landing import render_landing_page
 from factorydash.parser import parse_document
-from factorydash.state import MAX_LISTED_UNTRACKED, UNTRACKED_CAP, AgentState, SeriesBudget, StateSettings
+from factorydash.limits import SeriesBudget
+from factorydash.state import MAX_LISTED_UNTRACKED, UNTRACKED_CAP, AgentState, StateSettings
 
 STREAMS_NS = "urn:mtconnect.org:MTConnectStreams:2.5"
 

@@ -7,16 +7,10 @@ from pathlib import Path
 import pytest
 
 from factorydash.parser import parse_document
-from factorydash.state import (
-    AgentState,
-    ConditionTracker,
-    NumericEventTracker,
-    SampleTracker,
-    SeriesBudget,
-    StateSettings,
-    StateTracker,
-    TextEventTracker,
-)
+from factorydash.conditions import ConditionTracker
+from factorydash.limits import SeriesBudget
+from factorydash.state import AgentState, StateSettings
+from factorydash.trackers import NumericEventTracker, SampleTracker, StateTracker, TextEventTracker
 
 from .agentdocs import T0, Obs, condition, current_mill, execution, part_count, probe, streams, ts
 

@@ -19,7 +19,8 @@ from factorydash.exporter import Exporter
 from factorydash.landing import render_landing_page
 from factorydash.parser import parse_document
 from factorydash.simulator import ReplayFloor, SimulatorServer
-from factorydash.state import AgentState, SeriesBudget, StateSettings
+from factorydash.limits import SeriesBudget
+from factorydash.state import AgentState, StateSettings
 from factorydash.vocabularies import ADAPTER_INFO_LABELS
 from tests.conftest import require_sample
 

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 from factorydash.client import AgentClient
 from factorydash.config import AgentConfig, config_from_agent_flags
 from factorydash.follower import AgentFollower, Phase
-from factorydash.state import AgentState, SeriesBudget, StateSettings
+from factorydash.limits import SeriesBudget
+from factorydash.state import AgentState, StateSettings
 
 MAX_HANG_SECONDS = 5.0  # a hanging reply ends on its own even if a test forgets to stop the server
 

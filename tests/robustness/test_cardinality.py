@@ -18,7 +18,8 @@ from factorydash.config import parse_config
 from factorydash.exporter import Exporter
 from factorydash.follower import AgentFollower, Phase
 from factorydash.simulator import ReplayFloor, SimulatorServer
-from factorydash.state import AgentState, SeriesBudget, StateSettings
+from factorydash.limits import SeriesBudget
+from factorydash.state import AgentState, StateSettings
 from tests.exporter import agentdocs
 
 from .agents import FaultyAgent, Reply, agent_config, catch_up, step_until, wait_until
@@ -307,7 +308,7 @@ def test_a_flood_of_fault_codes_beyond_the_cap_costs_bounded_memory_and_constant
 ) -> None:
     import time
 
-    from factorydash.state import MAX_UNEXPORTED_ACTIVATIONS
+    from factorydash.conditions import MAX_UNEXPORTED_ACTIVATIONS
 
     from .agents import follower_for
 
