@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from lxml import etree
 
 from factorydash.collector import FactorydashCollector
-from factorydash.parser import parse_document
+from factorydash.exposition import render_metrics
 from factorydash.limits import SeriesBudget
+from factorydash.parser import parse_document
 from factorydash.state import AgentState, StateSettings
-from factorydash.collector import render_metrics
 
 from .standin import FleetAgent
 

@@ -14,9 +14,9 @@ import random
 import urllib.request
 from dataclasses import dataclass
 
+from factorydash.conditions import ConditionTracker
 from factorydash.config import config_from_agent_flags
 from factorydash.exporter import Exporter
-from factorydash.conditions import ConditionTracker
 from factorydash.trackers import StateTracker
 
 from .baseline import rows_of

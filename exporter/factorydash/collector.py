@@ -4,38 +4,32 @@
 lock (a consistent view per agent) and yields metric families; it never
 sets global metrics and is registered on a private registry only.
 
-The families carry their samples as lines of the text format: label strings
-of data-item series are rendered once per tracker and kept on it, so a scrape
-of 100,000 series costs about 3 us per series instead of the ~45 us
-of prometheus_client's generic path (a dict of labels, sorted and escaped per
-sample). `render_metrics` writes a registry with these lines as they are;
-`RenderedFamily.samples` parses them back for anyone who wants
-prometheus_client's objects (generate_latest gives the same bytes, a test
-checks it).
+The families carry their samples as lines of the text format (`exposition`);
+label strings of data-item series are rendered once per tracker and kept in
+the collector's `LabelCache` (`serieslabels`): the state is only read.
 """
 
 from __future__ import annotations
 
 import logging
 import platform
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
-from prometheus_client.samples import Sample
 
 from . import __version__
 from . import metrics as m
 from .accounting import ELEMENTS, AccountView, Period, good_parts, ratios
-from .floattext import float_text
-from .planning import DevicePlan, calendar_for
 from .conditions import CONDITION_LEVELS, ConditionTracker
-from .limits import cap_label_value  # the one label-length rule
+from .exposition import Families, RenderedFamily, render_labels
+from .planning import DevicePlan, calendar_for
+from .serieslabels import AgentLabels, LabelCache, Pairs, capped
 from .state import AgentState
-from .trackers import AdapterItemTracker, NumericEventTracker, SampleTracker, StateTracker, TextEventTracker, Tracker
+from .trackers import AdapterItemTracker, NumericEventTracker, SampleTracker, StateTracker, TextEventTracker
 from .vocabularies import ADAPTER_INFO_LABELS
 
 if TYPE_CHECKING:
@@ -46,129 +40,23 @@ log = logging.getLogger(__name__)
 _AXES = ("x", "y", "z")
 
 PlanLookup = Callable[[str, str], DevicePlan]
-Pairs = tuple[tuple[str, str], ...]
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
-
-
-def render_labels(pairs: Iterable[tuple[str, str]]) -> str:
-    """`{name="value",...}` sorted by name and escaped, exactly as prometheus_client writes them."""
-    return "{" + ",".join(f'{name}="{_escape(value)}"' for name, value in sorted(pairs)) + "}"
-
-
-def tracker_labels(state: AgentState, tracker: Tracker, extra: Pairs = ()) -> str:
-    """The rendered labels of a data-item series, cached on its tracker (bounded extras only)."""
-    if not extra:
-        text = tracker.rendered_labels
-        if not text:
-            text = tracker.rendered_labels = _uncached_labels(state, tracker, ())
-        return text
-    cache = tracker.rendered_extra_labels
-    if cache is None:
-        cache = tracker.rendered_extra_labels = {}
-    text = cache.get(extra)
-    if text is None:
-        text = cache[extra] = _uncached_labels(state, tracker, extra)
-    return text
-
-
-def _uncached_labels(state: AgentState, tracker: Tracker, extra: Pairs) -> str:
-    """For unbounded extras (DATA_SET keys, alarm messages, event values): never kept."""
-    return render_labels((*zip(m.DATA_ITEM_LABELS, state.item_labels(tracker.item)), *_capped(state, extra)))
-
-
-def _capped(state: AgentState, pairs: Pairs) -> Pairs:
-    """Label pairs whose values come from the agent, each cut to the configured length."""
-    limit = state.settings_label_limit
-    return tuple((name, cap_label_value(value, limit)) for name, value in pairs)
-
-
-class RenderedFamily:
-    """A metric family whose samples are lines of the text format (`name{labels} value`)."""
-
-    __slots__ = ("name", "documentation", "type", "unit", "lines")
-
-    def __init__(self, name: str, documentation: str, kind: str) -> None:
-        self.name = name
-        self.documentation = documentation
-        self.type = kind
-        self.unit = ""
-        self.lines: list[str] = []
-
-    def add(self, sample_name: str, labels: str, value: float) -> None:
-        self.lines.append(f"{sample_name}{labels} {float_text(value)}\n")
-
-    def text(self) -> str:
-        name = self.name + "_total" if self.type == "counter" else self.name
-        documentation = self.documentation.replace("\\", r"\\").replace("\n", r"\n")
-        return f"# HELP {name} {documentation}\n# TYPE {name} {self.type}\n" + "".join(self.lines)
-
-    @property
-    def samples(self) -> list[Sample]:
-        """prometheus_client's view of the lines (slow; for generic consumers and tests)."""
-        return [sample for family in text_string_to_metric_families(self.text()) for sample in family.samples]
-
-
-class _Listed:
-    def __init__(self, families: list) -> None:
-        self.families = families
-
-    def collect(self) -> list:
-        return self.families
-
-
-def render_metrics(registry: Collector) -> bytes:
-    """generate_latest, except that pre-rendered families are written as they are."""
-    parts: list[bytes] = []
-    generic: list = []
-    for family in registry.collect():
-        if isinstance(family, RenderedFamily):
-            if generic:
-                parts.append(generate_latest(_Listed(generic)))
-                generic = []
-            parts.append(family.text().encode())
-        else:
-            generic.append(family)
-    if generic:
-        parts.append(generate_latest(_Listed(generic)))
-    return b"".join(parts)
-
-
-class Families:
-    """Metric families by name, created on first use (so empty families are never exposed)."""
+class RenderFailures:
+    """Scrapes that left an agent's series out because rendering them failed, by agent name: the collector's
+    own count, shared by the /metrics and /probe collectors (the state is only read)."""
 
     def __init__(self) -> None:
-        self._families: dict[str, RenderedFamily] = {}
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
 
-    def get(self, family: m.Family, name: str = "", documentation: str = "") -> RenderedFamily:
-        """The rendered family of a declared one; `name` and `documentation` for a data item's (a pattern)."""
-        exposed = (name or family.name).removesuffix("_total") if family.type == "counter" else name or family.name
-        rendered = self._families.get(exposed)
-        if rendered is None:
-            rendered = self._families[exposed] = RenderedFamily(exposed, documentation or family.help, family.type)
-        return rendered
+    def add(self, agent: str) -> int:
+        with self._lock:
+            count = self._counts[agent] = self._counts.get(agent, 0) + 1
+        return count
 
-    def gauge(self, family: m.Family, labels: str, value: float, name: str = "", documentation: str = "") -> None:
-        rendered = self.get(family, name, documentation)
-        rendered.add(rendered.name, labels, value)
-
-    def counter(self, family: m.Family, labels: str, value: float, name: str = "", documentation: str = "") -> None:
-        rendered = self.get(family, name, documentation)
-        rendered.add(rendered.name + "_total", labels, value)
-
-    def merge(self, other: Families) -> None:
-        """Take the lines of `other` (one agent's families, rendered on their own)."""
-        for name, family in other._families.items():
-            mine = self._families.get(name)
-            if mine is None:
-                self._families[name] = family
-            else:
-                mine.lines.extend(family.lines)
-
-    def __iter__(self) -> Iterator[RenderedFamily]:
-        return iter(self._families.values())
+    def count(self, agent: str) -> int:
+        return self._counts.get(agent, 0)
 
 
 class ReloadHealthCollector(Collector):
@@ -190,9 +78,34 @@ class ReloadHealthCollector(Collector):
 
 
 class FactorydashCollector(Collector):
-    def __init__(self, states: Callable[[], Iterable[AgentState]], plan_for: PlanLookup | None = None) -> None:
+    """Agent states in, metric families out; reads the states under their locks and writes nothing into them.
+
+    `wall_clock` gives the exporter's time for the gauges that depend on it (planned production now).
+    """
+
+    def __init__(
+        self,
+        states: Callable[[], Iterable[AgentState]],
+        plan_for: PlanLookup | None = None,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        labels: LabelCache | None = None,
+        failures: RenderFailures | None = None,
+        every_agent: bool = True,
+    ) -> None:
         self._states = states
         self._plan_for = plan_for
+        self._wall_clock = wall_clock
+        self._labels = labels or LabelCache()
+        self._failures = failures or RenderFailures()
+        self._every_agent = every_agent  # False: a subset (/probe), so keep the cache of the others
+
+    def for_agents(self, states: Callable[[], Iterable[AgentState]]) -> FactorydashCollector:
+        """A collector of some of the agents (/probe) sharing this one's label cache and failure counts."""
+        return FactorydashCollector(
+            states, self._plan_for, wall_clock=self._wall_clock, labels=self._labels, failures=self._failures,
+            every_agent=False,
+        )
 
     def describe(self) -> list[RenderedFamily]:
         return []  # the metric set depends on the agents: never collect at registration time
@@ -205,9 +118,13 @@ class FactorydashCollector(Collector):
             1,
         )
         families.get(m.AGENT_UP)
+        names = set()
         for state in self._states():
+            names.add(state.name)
             with state.lock:
                 self._collect_isolated(state, families)
+        if self._every_agent:
+            self._labels.keep_only(names)
         yield from families
 
     def _collect_isolated(self, state: AgentState, families: Families) -> None:
@@ -217,12 +134,13 @@ class FactorydashCollector(Collector):
         try:
             self._collect_agent(state, own)
         except Exception:
-            if state.counters.collect_errors == 0:
+            if self._failures.add(state.name) == 1:
                 log.exception("agent=%s its series could not be rendered and are left out of the scrape", state.name)
-            state.counters.collect_errors += 1
         else:
             families.merge(own)
-        families.counter(m.AGENT_COLLECT_ERRORS, render_labels((("agent", state.name),)), state.counters.collect_errors)
+        families.counter(
+            m.AGENT_COLLECT_ERRORS, render_labels((("agent", state.name),)), self._failures.count(state.name)
+        )
 
     # -- agent -----------------------------------------------------------------
 
@@ -237,7 +155,7 @@ class FactorydashCollector(Collector):
                     (
                         ("agent", state.name),
                         ("url", state.url),
-                        *_capped(
+                        *capped(
                             state,
                             (
                                 ("instance_id", header.instance_id),
@@ -281,30 +199,31 @@ class FactorydashCollector(Collector):
             families.gauge(m.AGENT_LAST_SUCCESS, agent, state.last_success)
         self._collect_devices(state, families)
         agent_now = state.clock.now
+        labels = self._labels.of(state)
         adapters: dict[tuple[str, str], list[AdapterItemTracker]] = {}
         for tracker in state.trackers.values():
             if isinstance(tracker, AdapterItemTracker):
                 adapters.setdefault((tracker.item.device, tracker.item.component_id), []).append(tracker)
             elif isinstance(tracker, SampleTracker):
-                _sample(state, tracker, families)
+                _sample(labels, tracker, families)
             elif isinstance(tracker, StateTracker):
-                _state(state, tracker, families, agent_now)
+                _state(labels, tracker, families, agent_now)
             elif isinstance(tracker, ConditionTracker):
-                _condition(state, tracker, families)
+                _condition(labels, tracker, families)
             elif isinstance(tracker, NumericEventTracker):
-                _numeric_event(state, tracker, families)
+                _numeric_event(labels, tracker, families)
             elif isinstance(tracker, TextEventTracker):
                 if tracker.value is not None:
                     families.gauge(
                         m.EVENT_INFO,
-                        _uncached_labels(state, tracker, (("event", tracker.item.type), ("value", tracker.value))),
+                        labels.unbounded(tracker, (("event", tracker.item.type), ("value", tracker.value))),
                         1,
                     )
         for items in adapters.values():
             _adapter_info(state, items, families)
 
     def _collect_devices(self, state: AgentState, families: Families) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.fromtimestamp(self._wall_clock(), timezone.utc)
         availability = {
             tracker.item.device: tracker
             for tracker in state.trackers.values()
@@ -312,14 +231,14 @@ class FactorydashCollector(Collector):
             and tracker.item.component in ("Device", "Agent")
         }
         for device in state.devices:
-            pairs = (("agent", state.name), *_capped(state, (("device", device.name),)))
+            pairs = (("agent", state.name), *capped(state, (("device", device.name),)))
             labels = render_labels(pairs)
             families.gauge(
                 m.DEVICE_INFO,
                 render_labels(
                     (
                         *pairs,
-                        *_capped(
+                        *capped(
                             state,
                             (
                                 ("uuid", device.uuid),
@@ -403,54 +322,53 @@ def _period(names: m.PeriodFamilies, pairs: Pairs, period: Period, view: Account
             families.gauge(family, labels, value)
 
 
-def _sample(state: AgentState, tracker: SampleTracker, families: Families) -> None:
+def _sample(labels: AgentLabels, tracker: SampleTracker, families: Families) -> None:
     name, documentation = tracker.metric, m.SAMPLE.help_for(tracker.item.type, tracker.item.category)
     if tracker.vector is not None:
         for axis, value in zip(_AXES, tracker.vector):
-            families.gauge(m.SAMPLE, tracker_labels(state, tracker, (("axis", axis),)), value, name, documentation)
+            families.gauge(m.SAMPLE, labels.item(tracker, (("axis", axis),)), value, name, documentation)
     elif tracker.value is not None:
-        families.gauge(m.SAMPLE, tracker_labels(state, tracker), tracker.value, name, documentation)
+        families.gauge(m.SAMPLE, labels.item(tracker), tracker.value, name, documentation)
     for key, value in tracker.entries.items():
-        families.gauge(m.SAMPLE, _uncached_labels(state, tracker, (("key", key),)), value, name, documentation)
+        families.gauge(m.SAMPLE, labels.unbounded(tracker, (("key", key),)), value, name, documentation)
 
 
-def _state(state: AgentState, tracker: StateTracker, families: Families, agent_now: float) -> None:
+def _state(labels: AgentLabels, tracker: StateTracker, families: Families, agent_now: float) -> None:
     kind = tracker.item.type
     seconds = tracker.seconds_at(agent_now)
     for value in tracker.all_states():
-        labels = tracker_labels(state, tracker, (("state", value),))
+        series = labels.item(tracker, (("state", value),))
         families.gauge(
-            m.STATE, labels, 1 if tracker.current == value else 0, tracker.metric, m.STATE.help_for(kind)
+            m.STATE, series, 1 if tracker.current == value else 0, tracker.metric, m.STATE.help_for(kind)
         )
         families.counter(
-            m.STATE_SECONDS, labels, seconds.get(value, 0.0),
+            m.STATE_SECONDS, series, seconds.get(value, 0.0),
             m.STATE_SECONDS.name_for(tracker.metric), m.STATE_SECONDS.help_for(kind),
         )
         families.counter(
-            m.STATE_TRANSITIONS, labels, tracker.transitions.get(value, 0),
+            m.STATE_TRANSITIONS, series, tracker.transitions.get(value, 0),
             m.STATE_TRANSITIONS.name_for(tracker.metric), m.STATE_TRANSITIONS.help_for(kind),
         )
 
 
-def _condition(state: AgentState, tracker: ConditionTracker, families: Families) -> None:
+def _condition(labels: AgentLabels, tracker: ConditionTracker, families: Families) -> None:
     condition = (("condition", tracker.item.type),)
     for level in CONDITION_LEVELS:
         families.gauge(
             m.CONDITION_LEVEL,
-            tracker_labels(state, tracker, (*condition, ("level", level))),
+            labels.item(tracker, (*condition, ("level", level))),
             1 if tracker.level == level else 0,
         )
     for level in ("warning", "fault"):
         families.counter(
             m.CONDITION_ACTIVATIONS,
-            tracker_labels(state, tracker, (*condition, ("level", level))),
+            labels.item(tracker, (*condition, ("level", level))),
             tracker.activations[level],
         )
     for activation in tracker.active.values():
         families.gauge(
             m.CONDITION_ACTIVE,
-            _uncached_labels(
-                state,
+            labels.unbounded(
                 tracker,
                 (
                     *condition,
@@ -465,14 +383,14 @@ def _condition(state: AgentState, tracker: ConditionTracker, families: Families)
         )
 
 
-def _numeric_event(state: AgentState, tracker: NumericEventTracker, families: Families) -> None:
-    labels = tracker_labels(state, tracker)
+def _numeric_event(labels: AgentLabels, tracker: NumericEventTracker, families: Families) -> None:
+    series = labels.item(tracker)
     if tracker.value is not None:
         families.gauge(
-            m.NUMERIC_EVENT, labels, tracker.value, tracker.metric, m.NUMERIC_EVENT.help_for(tracker.item.type)
+            m.NUMERIC_EVENT, series, tracker.value, tracker.metric, m.NUMERIC_EVENT.help_for(tracker.item.type)
         )
     if tracker.counts_parts:
-        families.counter(m.PARTS, labels, tracker.parts_total)
+        families.counter(m.PARTS, series, tracker.parts_total)
 
 
 def _adapter_info(state: AgentState, items: list[AdapterItemTracker], families: Families) -> None:
@@ -487,7 +405,7 @@ def _adapter_info(state: AgentState, items: list[AdapterItemTracker], families: 
         render_labels(
             (
                 ("agent", state.name),
-                *_capped(
+                *capped(
                     state,
                     (("device", item.device), ("component_id", item.component_id), ("adapter", item.component_name)),
                 ),

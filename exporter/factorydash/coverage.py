@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .parser import DataItem
 from .conditions import ConditionTracker
+from .parser import DataItem
 from .state import AgentState
 from .trackers import NumericEventTracker, SampleTracker, StateTracker, TextEventTracker, Tracker
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from .client import AgentClient
 from .config import AgentConfig, Config, Settings
 from .follower import AgentFollower
+from .limits import SeriesBudget
 from .planning import DevicePlan
 from .snapshot import Snapshot, resume, take
-from .limits import SeriesBudget
 from .state import AgentState, PlanLookup, StateSettings
 from .storage import DEFAULT_INTERVAL_SECONDS, SnapshotStore, SnapshotWriter
 

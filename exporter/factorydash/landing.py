@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 from html import escape
 
 from . import __version__
-from .coverage import Coverage, agent_coverage
 from .conditions import ConditionTracker
+from .coverage import Coverage, agent_coverage
 from .state import AgentState
 from .trackers import StateTracker
 

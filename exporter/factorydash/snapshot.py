@@ -27,12 +27,12 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from .accounting import DeviceAccount, DeviceClass, Losses, Role, Tally
+from .conditions import Activation, ConditionTracker
 from .follower import AgentFollower, Phase
 from .parser import DataItem, Device, Header
-from .conditions import Activation, ConditionTracker
 from .state import AgentCounters, AgentState, DurationHistogram
-from .trackers import NumericEventTracker, SampleTracker, StateTracker, TextEventTracker, Tracker
 from .timebook import AgentClock, DeviceTimeline, Stamp, TimelineSegment
+from .trackers import NumericEventTracker, SampleTracker, StateTracker, TextEventTracker, Tracker
 
 log = logging.getLogger(__name__)
 

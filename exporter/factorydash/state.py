@@ -117,7 +117,6 @@ class AgentCounters:
     lost: int = 0
     undeclared: int = 0  # observations of data items the probe did not declare, set aside
     dropped_series: int = 0
-    collect_errors: int = 0  # scrapes that left this agent's series out (see the collector)
     errors: dict[str, int] = field(default_factory=dict)
     durations: dict[str, DurationHistogram] = field(default_factory=dict)
     timestamps_rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REJECTION_REASONS, 0))
@@ -131,9 +130,18 @@ class AgentState:
     """Everything known about one agent. Thread-safe: hold `lock` to read."""
 
     def __init__(
-        self, name: str, url: str, settings: StateSettings, budget: SeriesBudget, plan_for: PlanLookup | None = None
+        self,
+        name: str,
+        url: str,
+        settings: StateSettings,
+        budget: SeriesBudget,
+        plan_for: PlanLookup | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
+        # The exporter's clock, read only for the gauges that show it (last success, last observation):
+        # every booking runs on the agent's timestamps (docs/time-accounting.md).
+        self.wall_clock = wall_clock
         self.url = url
         self.settings = settings
         self.settings_label_limit = settings.max_label_value_length
@@ -537,7 +545,7 @@ class AgentState:
         self._note_seen({trackers[o.data_item_id].item.device for o in observations if o.data_item_id in trackers})
 
     def _note_seen(self, devices: set[str]) -> None:
-        now = time.time()  # exporter clock for the last-observation gauge only; nothing is booked with it
+        now = self.wall_clock()  # for the last-observation gauge only; nothing is booked with it
         for device in devices:
             self.device_last_observation[device] = now
 
@@ -547,7 +555,7 @@ class AgentState:
         with self.lock:
             self.up = True
             self.last_error = ""
-            self.last_success = time.time()
+            self.last_success = self.wall_clock()
             self.down_since = None
 
     def mark_failure(self, reason: str, message: str) -> None:
@@ -555,7 +563,7 @@ class AgentState:
             self.up = False
             self.last_error = message
             if self.down_since is None:
-                self.down_since = time.time()
+                self.down_since = self.wall_clock()
         self.count_error(reason)
 
     def observe_duration(self, request: str, seconds: float) -> None:

@@ -48,12 +48,6 @@ class Tracker(ABC):
     metric: str
     budget: SeriesBudget
     static_series: int = 1
-    # The collector's rendered label strings of this item's series, kept as long as the tracker
-    # (one string per tracker, and a dict only for items with extra labels such as `state`).
-    rendered_labels: str = field(default="", kw_only=True, repr=False, compare=False)
-    rendered_extra_labels: dict[tuple[tuple[str, str], ...], str] | None = field(
-        default=None, kw_only=True, repr=False, compare=False
-    )
     reserved: int = field(default=0, kw_only=True, repr=False, compare=False)  # series taken from `budget`
 
     @abstractmethod

@@ -32,8 +32,9 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from .collector import FactorydashCollector, ReloadHealthCollector, render_metrics
+from .collector import FactorydashCollector, ReloadHealthCollector
 from .exporter import Exporter
+from .exposition import render_metrics
 from .landing import DEFAULT_REFRESH_SECONDS, render_landing_page, utc_text
 from .webconfig import REALM
 from .weblive import NO_WEB_SECURITY, WebConfigSource
@@ -58,7 +59,8 @@ class ExporterApp:
         self.reload = reload
         self.web = web
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(FactorydashCollector(exporter.states, exporter.plan_for))
+        self.collector = FactorydashCollector(exporter.states, exporter.plan_for)
+        self.registry.register(self.collector)
         self.registry.register(ReloadHealthCollector(lambda: exporter.reload_health))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
@@ -128,7 +130,7 @@ class ExporterApp:
             # Only configured agents: the exporter never fetches a URL a scraper hands it.
             return _text(start_response, "400 Bad Request", "unknown target: not a configured agent name\n")
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(FactorydashCollector(lambda: [followed.state], self.exporter.plan_for))
+        registry.register(self.collector.for_agents(lambda: [followed.state]))
         return self._metrics(environ, start_response, registry)
 
     def _reload(self, method: str, start_response: StartResponse) -> Iterable[bytes]:

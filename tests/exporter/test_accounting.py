@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from factorydash.collector import FactorydashCollector, render_metrics
+from factorydash.collector import FactorydashCollector
+from factorydash.exposition import render_metrics
+from factorydash.limits import SeriesBudget
 from factorydash.parser import parse_document
 from factorydash.planning import DevicePlan, Shift, ShiftCalendar, WeeklyShift
-from factorydash.limits import SeriesBudget
 from factorydash.state import AgentState, StateSettings
 
 from .agentdocs import Obs, probe, streams

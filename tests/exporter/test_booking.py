@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from factorydash.collector import FactorydashCollector, render_metrics
+from factorydash.collector import FactorydashCollector
+from factorydash.exposition import render_metrics
+from factorydash.limits import SeriesBudget
 from factorydash.parser import parse_document
 from factorydash.planning import calendar_for
-from factorydash.limits import SeriesBudget
 from factorydash.state import AgentState, StateSettings
 
 from .agentdocs import T0, Obs, condition, execution, part_count, probe, streams, ts

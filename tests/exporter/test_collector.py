@@ -26,10 +26,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
 from factorydash import metrics
-from factorydash.collector import FactorydashCollector, render_metrics
+from factorydash.collector import FactorydashCollector
+from factorydash.exposition import render_metrics
+from factorydash.limits import SeriesBudget
 from factorydash.parser import parse_document
 from factorydash.planning import DevicePlan, Shift, ShiftCalendar, WeeklyShift
-from factorydash.limits import SeriesBudget
 from factorydash.state import AgentState, StateSettings
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -38,9 +39,8 @@ ALWAYS = ShiftCalendar("always", ZoneInfo("UTC"), (WeeklyShift(frozenset(range(7
 PLAN = DevicePlan(calendar=ALWAYS, ideal_cycle_time=5.0)
 MIDNIGHT = datetime(2026, 11, 23, tzinfo=timezone.utc).timestamp()
 ITEM = ("agent", "component", "component_id", "data_item_id", "device", "name", "sub_type")
-# Families whose values are the exporter's own clock or host, not the agent's documents.
-EXPORTER_CLOCK = {"factorydash_build_info", "mtconnect_agent_last_success_timestamp_seconds",
-                  "mtconnect_device_last_observation_timestamp_seconds"}
+NOW = MIDNIGHT + 10 * 3600 + 30  # the exporter's clock, handed to the state and the collector
+HOST = {"factorydash_build_info"}  # its Python version
 
 
 def item(device: str, component: str, component_id: str, data_item_id: str, sub_type: str = "") -> dict[str, str]:
@@ -50,7 +50,7 @@ def item(device: str, component: str, component_id: str, data_item_id: str, sub_
 
 def golden_state() -> AgentState:
     state = AgentState(AGENT, "http://agent.test/mtc/", StateSettings(), SeriesBudget(10_000),
-                       plan_for=lambda agent, device: PLAN)
+                       plan_for=lambda agent, device: PLAN, wall_clock=lambda: NOW)
     state.load_model(parse_document((GOLDEN / "probe.xml").read_bytes()))
     state.apply_current(parse_document((GOLDEN / "current.xml").read_bytes()), initial=True)
     state.apply_sample(parse_document((GOLDEN / "sample.xml").read_bytes()))
@@ -97,6 +97,7 @@ def expected_families() -> dict[str, Metric]:
     for reason in ("unparsable", "future", "outlier"):
         e.counter("mtconnect_agent_timestamps_rejected_total", {**agent, "reason": reason}, 0)
     e.gauge("mtconnect_agent_sequence_lag", agent, 0)  # lastSequence 119 - nextSequence 120 + 1
+    e.gauge("mtconnect_agent_last_success_timestamp_seconds", agent, NOW)
 
     agent_device = {**agent, "device": "Agent"}
     hmc = {**agent, "device": "HMC1"}
@@ -106,6 +107,8 @@ def expected_families() -> dict[str, Metric]:
                                       "serial_number": "M123", "is_agent": "false"}, 1)
     e.gauge("mtconnect_device_available", agent_device, 1)
     e.gauge("mtconnect_device_available", hmc, 1)
+    e.gauge("mtconnect_device_last_observation_timestamp_seconds", agent_device, NOW)
+    e.gauge("mtconnect_device_last_observation_timestamp_seconds", hmc, NOW)
     e.gauge("mtconnect_device_planned_production", hmc, 1)
     e.gauge("mtconnect_device_ideal_cycle_time_seconds", hmc, 5)
 
@@ -189,18 +192,25 @@ def expected_families() -> dict[str, Metric]:
     return e.families
 
 
+def written(value: float) -> float:
+    """A value as the exposition writes it: 15 significant digits (factorydash.floattext), 7/9 as 0.777777777777778."""
+    return float(f"{value:.15g}")
+
+
 def comparable(families) -> dict[str, tuple[str, set[tuple[str, tuple[tuple[str, str], ...], float]]]]:
     return {
-        family.name: (family.type, {(s.name, tuple(sorted(s.labels.items())), s.value) for s in family.samples})
+        family.name: (family.type, {(s.name, tuple(sorted(s.labels.items())), written(s.value)) for s in family.samples})
         for family in families
-        if family.name not in EXPORTER_CLOCK and family.samples  # request errors and durations: none without a follower
+        if family.name not in HOST and family.samples  # request errors and durations: none without a follower
     }
 
 
 @pytest.fixture(scope="module")
 def exposed() -> str:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(FactorydashCollector(lambda: [golden_state()], plan_for=lambda agent, device: PLAN))
+    registry.register(
+        FactorydashCollector(lambda: [golden_state()], plan_for=lambda agent, device: PLAN, wall_clock=lambda: NOW)
+    )
     return render_metrics(registry).decode()
 
 
@@ -223,8 +233,15 @@ def test_every_exposed_family_has_its_declared_help(exposed):
                                                     "Entries into ")), family.name
 
 
-def test_the_exporter_clock_families_carry_the_exporter_clock(exposed):
-    families = {family.name: family for family in text_string_to_metric_families(exposed)}
-    seen = families["mtconnect_device_last_observation_timestamp_seconds"].samples
-    assert {sample.labels["device"] for sample in seen} == {"Agent", "HMC1"}
-    assert all(abs(sample.value - datetime.now(timezone.utc).timestamp()) < 3600 for sample in seen)
+def test_a_second_scrape_after_a_re_probe_renders_the_new_trackers_and_writes_nothing_into_the_state():
+    state = golden_state()
+    collector = FactorydashCollector(lambda: [state], plan_for=lambda agent, device: PLAN, wall_clock=lambda: NOW)
+    first = render_metrics(collector)
+    trackers_before = {item_id: repr(tracker) for item_id, tracker in state.trackers.items()}
+    counters_before = repr(state.counters)
+    assert render_metrics(collector) == first  # served from the collector's label cache
+    assert {item_id: repr(tracker) for item_id, tracker in state.trackers.items()} == trackers_before
+    assert repr(state.counters) == counters_before
+    state.load_model(parse_document((GOLDEN / "probe.xml").read_bytes()))  # new trackers, same items
+    uncached = FactorydashCollector(lambda: [state], plan_for=lambda agent, device: PLAN, wall_clock=lambda: NOW)
+    assert render_metrics(collector) == render_metrics(uncached)

@@ -22,15 +22,15 @@ from responses import matchers
 
 from factorydash import follower as follower_module
 from factorydash.client import AgentClient
-from factorydash.config import AgentConfig, config_from_agent_flags
-from factorydash.follower import MAX_BACKOFF_SECONDS, AgentFollower, Phase
-from factorydash.exporter import new_agent_state
 from factorydash.conditions import ConditionTracker
+from factorydash.config import AgentConfig, config_from_agent_flags
+from factorydash.exporter import new_agent_state
+from factorydash.follower import MAX_BACKOFF_SECONDS, AgentFollower, Phase
 from factorydash.limits import SeriesBudget
 from factorydash.trackers import NumericEventTracker, StateTracker
 
-from ..conftest import require_sample
 from .agentdocs import MILL_DATA_ITEMS, T0, Obs, condition, current_mill, error, execution, part_count, probe, streams, ts
+from ..conftest import require_sample
 from .test_client import Answer, LocalAgent, Route, agent_config, closed_port, part
 
 FIXTURES = Path(__file__).parent / "fixtures"

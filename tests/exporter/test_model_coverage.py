@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from factorydash.collector import FactorydashCollector, render_metrics
+from factorydash.collector import FactorydashCollector
 from factorydash.coverage import VALUE_UNAVAILABLE, agent_coverage, coverage_text
+from factorydash.exposition import render_metrics
 from factorydash.landing import render_landing_page
-from factorydash.parser import parse_document
 from factorydash.limits import SeriesBudget
+from factorydash.parser import parse_document
 from factorydash.state import MAX_LISTED_UNTRACKED, UNTRACKED_CAP, AgentState, StateSettings
 
 STREAMS_NS = "urn:mtconnect.org:MTConnectStreams:2.5"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from factorydash.parser import parse_document
 from factorydash.conditions import ConditionTracker
 from factorydash.limits import SeriesBudget
+from factorydash.parser import parse_document
 from factorydash.state import AgentState, StateSettings
 from factorydash.trackers import NumericEventTracker, SampleTracker, StateTracker, TextEventTracker
 

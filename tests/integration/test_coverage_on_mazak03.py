@@ -12,14 +12,15 @@ import requests
 from lxml import etree
 
 from factorydash.cli import main
-from factorydash.collector import FactorydashCollector, render_metrics
+from factorydash.collector import FactorydashCollector
 from factorydash.config import parse_config
 from factorydash.coverage import VALUE_UNAVAILABLE, agent_coverage
 from factorydash.exporter import Exporter
+from factorydash.exposition import render_metrics
 from factorydash.landing import render_landing_page
+from factorydash.limits import SeriesBudget
 from factorydash.parser import parse_document
 from factorydash.simulator import ReplayFloor, SimulatorServer
-from factorydash.limits import SeriesBudget
 from factorydash.state import AgentState, StateSettings
 from factorydash.vocabularies import ADAPTER_INFO_LABELS
 from tests.conftest import require_sample

@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 
 import pytest
 
+from factorydash.conditions import ConditionTracker
 from factorydash.config import config_from_agent_flags
 from factorydash.exporter import Exporter
 from factorydash.follower import Phase
 from factorydash.simulator import AgentRestart, ShopFloor, SimulatorServer
-from factorydash.conditions import ConditionTracker
 from factorydash.trackers import NumericEventTracker, StateTracker
 from factorydash.web import ExporterApp
 from tests.exporter.test_golden import wsgi_get

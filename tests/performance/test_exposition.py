@@ -19,9 +19,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.micro import follow_offline, lxml_parse_us, parse_apply_us
-from factorydash.collector import FactorydashCollector, render_metrics
-from factorydash.parser import parse_document
+from factorydash.collector import FactorydashCollector
+from factorydash.exposition import render_metrics
 from factorydash.limits import SeriesBudget
+from factorydash.parser import parse_document
 from factorydash.state import AgentState, StateSettings
 from tests.conftest import require_program
 from tests.exporter.agentdocs import Obs, condition, current_mill, probe, streams

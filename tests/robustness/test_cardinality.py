@@ -17,8 +17,8 @@ from factorydash.collector import FactorydashCollector
 from factorydash.config import parse_config
 from factorydash.exporter import Exporter
 from factorydash.follower import AgentFollower, Phase
-from factorydash.simulator import ReplayFloor, SimulatorServer
 from factorydash.limits import SeriesBudget
+from factorydash.simulator import ReplayFloor, SimulatorServer
 from factorydash.state import AgentState, StateSettings
 from tests.exporter import agentdocs
 

@@ -14,7 +14,8 @@ import re
 import pytest
 from prometheus_client import CollectorRegistry
 
-from factorydash.collector import FactorydashCollector, render_metrics
+from factorydash.collector import FactorydashCollector
+from factorydash.exposition import render_metrics
 from factorydash.follower import AgentFollower, Phase
 from factorydash.simulator import ShopFloor, SimulatorServer
 from factorydash.snapshot import resume, take
