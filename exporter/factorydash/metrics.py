@@ -8,6 +8,9 @@ docs/design.md's metric contract are generated from them, between marker comment
 (`--check` instead of rewriting reports stale files; tests/test_metrics_reference.py fails on them).
 Families of data items are patterns (`mtconnect_<type>_<unit>`): `<type>` and `<unit>` follow
 `units.metric_name`, their HELP is formatted with the item's type and category.
+
+Over 400 lines because it is a table: one declaration per family, with the reference text a reader of
+the README needs; the code that reads it is the last hundred lines.
 """
 
 from __future__ import annotations
