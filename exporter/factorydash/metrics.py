@@ -10,7 +10,7 @@ Families of data items are patterns (`mtconnect_<type>_<unit>`): `<type>` and `<
 `units.metric_name`, their HELP is formatted with the item's type and category.
 
 Over 400 lines because it is a table: one declaration per family, with the reference text a reader of
-the README needs; the code that reads it is the last hundred lines.
+docs/metrics.md needs; the code that reads it is the last hundred lines.
 """
 
 from __future__ import annotations
